@@ -1,0 +1,33 @@
+# The README's two commands: `make run` serves the app, `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+export FLASK_APP := webapp
+
+.PHONY: run test setup dev chromium bench lint
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Python and npm dependencies, vendor files into webapp/static/vendor, database migrated.
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	npm ci --no-audit --no-fund --loglevel=error
+	$(BIN)/flask assets build
+	$(BIN)/flask db upgrade
+
+run: setup
+	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
+
+dev: setup
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+
+chromium:
+	@scripts/ensure-chromium
+
+test: dev chromium
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: dev
+	$(BIN)/ruff check .

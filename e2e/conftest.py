@@ -1,0 +1,93 @@
+"""E2E harness: a live Rollwise on 127.0.0.1 (random port, temporary database and
+instance folder) driven by Chromium emulating a Pixel 7 and an iPhone 14."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from e2e.support import LiveClock, LiveServer, chromium_executable
+from webapp import create_app
+
+DEVICES = ("Pixel 7", "iPhone 14")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    args = {
+        **browser_type_launch_args,
+        "args": [
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+        ],
+    }
+    exe = chromium_executable()
+    if exe:
+        args["executable_path"] = exe
+    return args
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    tmp: Path = tmp_path_factory.mktemp("live")
+    clock = LiveClock()
+    app = create_app(
+        {
+            "SECRET_KEY": "e2e-secret",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+            "PHOTO_STORAGE": str(tmp / "photos"),
+            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+            "CLOCK": clock,
+            "E2E": True,
+        },
+        instance_path=str(tmp / "instance"),
+    )
+    with app.app_context():
+        upgrade()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _real_time_by_default(request):
+    """Each test starts on real time; tests that need another 'now' set live_server.clock."""
+    if "live_server" in request.fixturenames:
+        live = request.getfixturevalue("live_server")
+        live.clock.reset()
+
+
+@pytest.fixture(params=DEVICES, ids=lambda name: name.replace(" ", "-"))
+def phone(request) -> str:
+    """Every journey runs on both phones."""
+    return request.param
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args, playwright, phone, live_server):
+    descriptor = dict(playwright.devices[phone])
+    descriptor.pop("default_browser_type", None)
+    return {**browser_context_args, **descriptor, "base_url": live_server.url,
+            "timezone_id": "Europe/Berlin", "locale": "en-GB"}
+
+
+@pytest.fixture
+def page(page, phone):
+    """The phone's page, failing the test on any Content-Security-Policy violation."""
+    problems: list[str] = []
+    page.on("console", lambda msg: problems.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text else None)
+    page.on("pageerror", lambda exc: problems.append(f"uncaught: {exc}"))
+    page.device_name = phone
+    yield page
+    assert problems == [], problems

@@ -1,0 +1,88 @@
+"""Helpers shared by the Flask-client tests (imported as ``tests.support``)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+
+from webapp.extensions import db
+from webapp.models import User
+
+PASSWORD = "correct horse battery"
+
+
+class FrozenClock:
+    """The app's clock in tests: set it, move it, never sleep."""
+
+    def __init__(self, at: datetime):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        assert at.tzinfo is not None
+        self.at = at
+
+    def advance(self, **delta) -> datetime:
+        self.at = self.at + timedelta(**delta)
+        return self.at
+
+
+class Client(FlaskClient):
+    """Sends the CSRF token in the X-CSRFToken header, as the pages' htmx does.
+
+    Pass ``csrf=False`` to send a request without it.
+    """
+
+    def open(self, *args, csrf: bool = True, **kwargs):
+        method = (kwargs.get("method") or "GET").upper()
+        if csrf and method not in ("GET", "HEAD", "OPTIONS"):
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        # Each request gets its own app context, as in production: Flask-Login keeps
+        # the current user on ``g``, which must not leak from one client to another.
+        with self.application.app_context():
+            resp = super().open(*args, **kwargs)
+        db.session.expire_all()  # the test's own session sees what the request wrote
+        return resp
+
+    def csrf_token(self) -> str:
+        app = self.application
+        with self.session_transaction() as sess:
+            raw = sess.setdefault("csrf_token", secrets.token_hex(20))
+        return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw)
+
+
+def make_user(email: str = "ana@example.com", timezone: str = "Europe/Berlin",
+              password: str = PASSWORD) -> User:
+    user = User(email=email, timezone=timezone)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def log_in(client: Client, email: str, password: str = PASSWORD):
+    resp = client.post("/login", data={"email": email, "password": password})
+    assert resp.status_code in (204, 303), resp.status_code
+    return resp
+
+
+
+def htmx(**extra) -> dict[str, str]:
+    """Headers htmx sends for a request from the page."""
+    return {"HX-Request": "true", **extra}
+
+
+def text_of(resp) -> str:
+    """The visible text of a response, tags removed, whitespace folded."""
+    html = resp.get_data(as_text=True)
+    html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())

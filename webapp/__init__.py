@@ -1,0 +1,102 @@
+"""Rollwise: a phone-first tracker for scalp microneedling and the minoxidil routine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp import config
+from webapp.extensions import csrf, db, htmx, login_manager, migrate, talisman
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+# No inline scripts or styles: htmx is told not to inject its indicator style
+# (see base.html's htmx-config) and every script is a file under /static.
+CSP = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": ["'self'", "data:", "blob:"],
+    "media-src": ["'self'", "blob:"],
+    "connect-src": "'self'",
+    "font-src": "'self'",
+    "manifest-src": "'self'",
+    "worker-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+
+class SecureWhenHttps(SecureCookieSessionInterface):
+    """The session cookie gets the Secure flag whenever the request came over https."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # WAL lets readers and one writer work at once; the busy timeout makes a
+    # second writer wait instead of failing; SQLite needs foreign keys switched on.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=5000")
+        cur.close()
+
+
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error pages, CLI."""
+    instance_path = instance_path or os.environ.get("ROLLWISE_INSTANCE")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config.load(app.instance_path))
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    if app.config["TRUST_PROXY"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    app.session_interface = SecureWhenHttps()
+
+    db.init_app(app)
+    from webapp.models.types import render_item
+
+    migrate.init_app(app, db, directory=str(MIGRATIONS), compare_type=True, render_item=render_item)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    talisman.init_app(
+        app,
+        force_https=False,
+        session_cookie_secure=False,
+        content_security_policy=CSP,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        permissions_policy={"camera": "(self)", "geolocation": "()", "microphone": "()"},
+    )
+
+    from webapp import models  # noqa: F401  (register the tables)
+    from webapp.auth import bp as auth_bp
+    from webapp.photos import bp as photos_bp
+    from webapp.sessions import bp as sessions_bp
+    from webapp.settings import bp as settings_bp
+    from webapp.today import bp as today_bp
+
+    for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp):
+        app.register_blueprint(bp)
+
+    from webapp import assets, errors, web
+
+    web.init_app(app)
+    errors.init_app(app)
+    assets.init_app(app)
+    return app

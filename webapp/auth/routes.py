@@ -1,0 +1,94 @@
+"""Register, log in, log out."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.auth import bp
+from webapp.extensions import db
+from webapp.models import User
+from webapp.schemas import LoginSchema, RegisterSchema, timezone_names
+from webapp.web import field_errors, hx_redirect, render_page
+
+WRONG_LOGIN = "That email and password don't match. Check both and try again."
+
+
+def _safe_next(target: str | None) -> str:
+    """Only ever redirect inside this site after login."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("today.index")
+
+
+def _start_session(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) for the signed-in user
+    session.permanent = True
+    login_user(user)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Create an account; the time zone comes from the browser and can be changed."""
+    if current_user.is_authenticated:
+        return redirect(url_for("today.index"))
+    values = {"email": "", "timezone": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = {"email": request.form.get("email", ""), "timezone": request.form.get("timezone", "")}
+        try:
+            data = RegisterSchema().load(request.form.to_dict())
+        except ValidationError as err:
+            errors = field_errors(err)
+        else:
+            user = User(email=data["email"], timezone=data["timezone"])
+            user.set_password(data["password"])
+            db.session.add(user)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                errors = {"email": "An account with this email already exists. Log in instead."}
+            else:
+                _start_session(user)
+                return hx_redirect(url_for("today.index"))
+    return render_page("auth/register.html", status=422 if errors else 200,
+                       values=values, errors=errors, timezones=timezone_names())
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("today.index"))
+    values = {"email": request.form.get("email", "")}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            data = LoginSchema().load(request.form.to_dict())
+        except ValidationError as err:
+            errors = field_errors(err)
+        else:
+            user = db.session.scalar(select(User).where(User.email == data["email"]))
+            if user is not None and user.check_password(data["password"]):
+                _start_session(user)
+                return hx_redirect(_safe_next(request.args.get("next")))
+            errors = {"_form": WRONG_LOGIN}
+    return render_page("auth/login.html", status=422 if errors else 200,
+                       values=values, errors=errors)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """Log out and forget the session."""
+    logout_user()
+    session.clear()
+    return hx_redirect(url_for("auth.login", bye=1))

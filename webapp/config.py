@@ -1,0 +1,56 @@
+"""Settings from the environment, with safe defaults kept in the instance folder."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_from_instance(instance: Path, name: str) -> str:
+    """Read a generated secret from instance/, creating it on first run."""
+    path = instance / name
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def database_url(instance: Path) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{instance / 'rollwise.sqlite3'}"
+    # Heroku-style URLs say postgres://; SQLAlchemy wants a driver name.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def load(instance_path: str) -> dict:
+    instance = Path(instance_path)
+    photo_max_mb = int(os.environ.get("PHOTO_MAX_MB", "20"))
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_instance(instance, "secret_key"),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # One cookie keeps the user signed in on the phone; Secure is added per
+        # request when served over https (see sessions.SecureWhenHttps).
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
+        "SESSION_COOKIE_NAME": "rollwise_session",
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 24 * 90,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": False,
+        "PHOTO_MAX_BYTES": photo_max_mb * 1024 * 1024,
+        # Whole request: the largest photo plus room for the other form fields.
+        "MAX_CONTENT_LENGTH": photo_max_mb * 1024 * 1024 + 512 * 1024,
+        "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+        "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
+        "PASSWORD_HASH_METHOD": "scrypt",
+        # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
+        "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
+    }

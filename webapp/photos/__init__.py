@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("photos", __name__)
+
+from webapp.photos import routes  # noqa: E402,F401

@@ -1,0 +1,59 @@
+// Rollwise shell behaviour: small, no framework, no inline scripts (CSP).
+(function () {
+  "use strict";
+
+  // Fill the time zone from the phone when the field is empty (register page).
+  function detectTimezone(root) {
+    root.querySelectorAll("[data-detect-timezone]").forEach(function (input) {
+      if (!input.value) {
+        try { input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* keep empty */ }
+      }
+    });
+  }
+
+  function toast(title, text) {
+    var region = document.getElementById("toast");
+    if (!region) return;
+    region.innerHTML = "";
+    var box = document.createElement("div");
+    box.className = "toast toast-error";
+    box.setAttribute("role", "alert");
+    var body = document.createElement("div");
+    var strong = document.createElement("strong");
+    strong.textContent = title;
+    var p = document.createElement("p");
+    p.textContent = text;
+    body.append(strong, p);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-dismiss-toast", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    box.append(body, close);
+    region.append(box);
+  }
+  window.rollwiseToast = toast;
+
+  document.addEventListener("click", function (event) {
+    var dismiss = event.target.closest("[data-dismiss-toast]");
+    if (dismiss) { document.getElementById("toast").innerHTML = ""; }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () { detectTimezone(document); });
+  document.addEventListener("htmx:load", function (event) { detectTimezone(event.detail.elt); });
+
+  // A request that never reached the server: say so instead of failing silently.
+  document.addEventListener("htmx:sendError", function () {
+    toast("No connection", "Check your signal and try again. Nothing you typed was lost.");
+  });
+
+  // After htmx navigation, move focus to the new page for screen readers.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.target && event.detail.target.id === "main") {
+      var heading = event.detail.target.querySelector("h1");
+      (heading || event.detail.target).setAttribute("tabindex", "-1");
+      (heading || event.detail.target).focus({ preventScroll: true });
+    }
+  });
+})();

@@ -1,0 +1,117 @@
+"""What every page shares: page-or-partial rendering, htmx headers, form errors, the shell."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, Response, make_response, render_template, request
+from flask_login import current_user
+from markupsafe import Markup, escape
+from marshmallow import ValidationError
+
+from webapp.extensions import db, login_manager
+
+
+def wants_partial() -> bool:
+    """An htmx request gets the partial; a history restore needs the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def render_page(template: str, status: int = 200, **context: Any) -> Response:
+    """Render a page; htmx navigation gets only its main content (same template)."""
+    return make_response(render_template(template, **context), status)
+
+
+def hx_trigger(response: Response, *events: str) -> Response:
+    """Tell other cards on the page that something changed (they listen ``from:body``)."""
+    existing = response.headers.get("HX-Trigger")
+    names = dict.fromkeys(json.loads(existing)) if existing else {}
+    names.update(dict.fromkeys(events))
+    response.headers["HX-Trigger"] = json.dumps({name: None for name in names})
+    return response
+
+
+def hx_redirect(location: str) -> Response:
+    """Send the browser to a new page: a full load for htmx, a 303 otherwise."""
+    if request.htmx:
+        resp = make_response("", 204)
+        resp.headers["HX-Redirect"] = location
+        return resp
+    resp = make_response("", 303)
+    resp.headers["Location"] = location
+    return resp
+
+
+def field_errors(err: ValidationError) -> dict[str, str]:
+    """marshmallow's nested messages flattened to one sentence per form field."""
+    out: dict[str, str] = {}
+    messages = err.messages if isinstance(err.messages, dict) else {"_form": err.messages}
+    for field, msgs in messages.items():
+        if isinstance(msgs, dict):  # list fields report per index
+            msgs = [m for sub in msgs.values() for m in (sub if isinstance(sub, list) else [sub])]
+        out[field] = msgs[0] if isinstance(msgs, list) and msgs else str(msgs)
+    return out
+
+
+def icon(name: str, label: str | None = None, cls: str = "icon") -> Markup:
+    """An icon from the lucide sprite built at setup; decorative unless labelled."""
+    from flask import url_for
+
+    href = url_for("static", filename="vendor/icons.svg") + "#" + name
+    a11y = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true"'
+    # Every interpolated value is escaped above; the markup itself is ours.
+    svg = f'<svg class="{escape(cls)}" {a11y} focusable="false"><use href="{escape(href)}"></use></svg>'
+    return Markup(svg)  # noqa: S704
+
+
+NAV = (
+    ("today.index", "Today", "house"),
+    ("sessions.new", "Log", "circle-plus"),
+    ("photos.index", "Photos", "camera"),
+    ("sessions.history", "History", "history"),
+    ("settings.index", "Settings", "settings"),
+)
+
+
+def init_app(app: Flask) -> None:
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from webapp.models import User
+
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Log in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        from flask import url_for
+
+        nxt = request.full_path.rstrip("?") if request.method == "GET" else None
+        return hx_redirect(url_for("auth.login", next=nxt))
+
+    app.jinja_env.globals["icon"] = icon
+
+    @app.context_processor
+    def shell_context() -> dict[str, Any]:
+        partial = wants_partial()
+        return {
+            "layout": "_fragment.html" if partial else "base.html",
+            "nav_items": NAV if current_user.is_authenticated else (),
+        }
+
+    @app.after_request
+    def vary_on_htmx(response: Response) -> Response:
+        # Pages answer htmx with a partial and browsers with the whole page, so
+        # caches must keep them apart.
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+            response.headers.setdefault("Cache-Control", "private, no-cache")
+        return response
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness check for the platform and the benchmark floor."""
+        return {"ok": True}
