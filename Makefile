@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := webapp
+# The suite runs on SQLite, then again on a throwaway PostgreSQL (TEST_POSTGRES=0 skips that).
+TEST_POSTGRES ?= 1
 
 .PHONY: run test setup dev chromium bench lint
 
@@ -28,6 +30,9 @@ chromium:
 
 test: dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+ifneq ($(TEST_POSTGRES),0)
+	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 lint: dev
 	$(BIN)/ruff check .

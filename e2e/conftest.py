@@ -3,6 +3,7 @@ instance folder) driven by Chromium emulating a Pixel 7 and an iPhone 14."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -41,11 +42,13 @@ def live_server(tmp_path_factory):
     app = create_app(
         {
             "SECRET_KEY": "e2e-secret",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_E2E_DATABASE_URL")
+            or f"sqlite:///{tmp / 'e2e.sqlite3'}",
             "PHOTO_STORAGE": str(tmp / "photos"),
             "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             "CLOCK": clock,
             "E2E": True,
+            "RATELIMIT_ENABLED": False,  # every journey registers from 127.0.0.1
         },
         instance_path=str(tmp / "instance"),
     )

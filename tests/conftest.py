@@ -33,6 +33,7 @@ def app(tmp_path, clock):
             "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # scrypt, cheaper for tests
             "CLOCK": clock,
             "PROPAGATE_UNEXPECTED": True,
+            "RATELIMIT_ENABLED": False,  # tests/test_security.py switches it on
         },
         instance_path=str(tmp_path / "instance"),
     )

@@ -51,6 +51,10 @@ def load(instance_path: str) -> dict:
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
         "PASSWORD_HASH_METHOD": "scrypt",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),
+        "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
         # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, current_app, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -30,10 +32,24 @@ def _message(code: int, error: Exception) -> tuple[str, str]:
         title = "This form has expired"
         text = ("For your safety each form carries a token, and this one was missing or old. "
                 "Reload the page and send it again.")
+    elif code == 429:
+        title = "Too many tries"
+        text = f"For your account's safety, wait and try again in {_retry_minutes()}."
     elif code == 413:
         limit_mb = current_app.config["PHOTO_MAX_BYTES"] // (1024 * 1024)
         text = f"Uploads can be up to {limit_mb} MB. Choose a smaller file and try again."
     return title, text
+
+
+def _retry_minutes() -> str:
+    from webapp.extensions import limiter
+
+    reset_at = None
+    limit = getattr(limiter, "current_limit", None)
+    if limit is not None:
+        reset_at = limit.reset_at
+    minutes = max(1, round((reset_at - time.time()) / 60)) if reset_at else 15
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def render_error(error: Exception):

@@ -1,5 +1,7 @@
 """Flask extensions, created once and bound to the app in create_app()."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +29,6 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 talisman = Talisman()
+# Counts per client address (the real one: ProxyFix applies X-Forwarded-For).
+# In memory by default, so per process; RATELIMIT_STORAGE_URI (e.g. redis://) shares it.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import redirect, request, session, url_for
+from flask import current_app, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth import bp
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.schemas import LoginSchema, RegisterSchema, timezone_names
 from webapp.web import field_errors, hx_redirect, render_page
@@ -34,7 +34,12 @@ def _start_session(user: User) -> None:
     login_user(user)
 
 
+def _only_posts() -> bool:
+    return request.method != "POST"
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_RATE_LIMIT"], exempt_when=_only_posts)
 def register():
     """Create an account; the time zone comes from the browser and can be changed."""
     if current_user.is_authenticated:
@@ -64,6 +69,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], exempt_when=_only_posts)
 def login():
     """Log in with email and password."""
     if current_user.is_authenticated:
