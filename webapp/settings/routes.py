@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import request
-from flask_login import current_user, login_required
+from flask import request, session, url_for
+from flask_login import current_user, login_required, logout_user
 from marshmallow import ValidationError
 
+from webapp.account import delete_user_data
 from webapp.extensions import db
-from webapp.schemas import PasswordChangeSchema, TimezoneSchema, timezone_names
+from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, timezone_names
 from webapp.settings import bp
-from webapp.web import field_errors, render_page
+from webapp.web import field_errors, hx_redirect, render_page
 
 
 def _page(status: int = 200, **context):
@@ -52,3 +53,17 @@ def password():
     current_user.set_password(data["new_password"])
     db.session.commit()
     return _page(saved="password")
+
+
+@bp.post("/settings/delete-account")
+@login_required
+def delete_account():
+    """Delete the account and everything in it, after the password is re-entered."""
+    password = request.form.get("password", "")
+    if not password or not current_user.check_password(password[:MAX_PASSWORD]):
+        return _page(422, errors={"delete_password": "That isn't your password. Type it again to delete the account."},
+                     open_section="delete")
+    delete_user_data(current_user.id)
+    logout_user()
+    session.clear()
+    return hx_redirect(url_for("auth.register", deleted=1))
