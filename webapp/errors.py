@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, make_response, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -13,6 +13,7 @@ from webapp.extensions import db
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("That request didn't work",
           "Something in it was missing or malformed. Go back and try again."),
+    401: ("Sign-in needed", "Log in and try again."),
     403: ("That isn't allowed", "You don't have access to this. Go back to Today."),
     404: ("We couldn't find that",
           "It may have been deleted, or the link is wrong. Go back to Today."),
@@ -52,11 +53,34 @@ def _retry_minutes() -> str:
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
+API_MESSAGES = {
+    401: "Send a valid personal access token as 'Authorization: Bearer <token>'. Create one in Settings.",
+    404: "No such resource for this token's account.",
+}
+
+
+def _json_error(code: int, error: Exception, title: str, text: str):
+    if isinstance(error, CSRFError):
+        text = "This request needs a token."
+    described = getattr(error, "description", None)
+    custom = described if described and described != type(error).description else None
+    body = {"error": title, "message": custom or API_MESSAGES.get(code, text)}
+    details = getattr(error, "data", None)
+    if isinstance(details, dict) and "messages" in details:
+        body["fields"] = details["messages"]
+    resp = make_response(jsonify(body), code)
+    if code == 401:
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="rollwise"'
+    return resp
+
+
 def render_error(error: Exception):
     code = error.code if isinstance(error, HTTPException) and error.code else 500
     title, text = _message(code, error)
     if code >= 500:
         db.session.rollback()
+    if request.path.startswith("/api/"):
+        return _json_error(code, error, title, text)
     # A form or card request keeps its page (and what the user typed): the
     # message goes to the toast. Navigation shows the error page in <main>.
     if request.htmx and (request.method != "GET" or request.htmx.target not in (None, "main")):

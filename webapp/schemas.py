@@ -110,3 +110,8 @@ class PasswordChangeSchema(FormSchema):
 
 class TimezoneSchema(FormSchema):
     timezone = fields.String(required=True, validate=_valid_timezone, error_messages=REQUIRED)
+
+
+class TokenSchema(FormSchema):
+    name = fields.String(required=True, error_messages={"required": "Give the token a name, like “iPhone Shortcuts”."},
+                         validate=validate.Length(max=80, error="Keep the name under 80 characters."))

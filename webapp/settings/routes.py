@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import request, session, url_for
+from flask import abort, make_response, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from webapp.account import delete_user_data
+from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, timezone_names
+from webapp.models import ApiToken
+from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, TokenSchema, timezone_names
 from webapp.settings import bp
 from webapp.web import field_errors, hx_redirect, render_page
 
@@ -16,7 +19,23 @@ from webapp.web import field_errors, hx_redirect, render_page
 def _page(status: int = 200, **context):
     context.setdefault("errors", {})
     context.setdefault("values", {"timezone": current_user.timezone})
+    context.setdefault("tokens", _tokens())
     return render_page("settings/page.html", status=status, timezones=timezone_names(), **context)
+
+
+def _tokens() -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ))
+
+
+def _tokens_section(status: int = 200, **context):
+    """The API tokens card alone for htmx, inside the whole page otherwise."""
+    if request.htmx:
+        context.setdefault("errors", {})
+        return make_response(render_template("settings/_tokens.html", tokens=_tokens(), **context), status)
+    return _page(status, **context)
 
 
 @bp.get("/settings")
@@ -67,3 +86,30 @@ def delete_account():
     logout_user()
     session.clear()
     return hx_redirect(url_for("auth.register", deleted=1))
+
+
+@bp.post("/settings/tokens")
+@login_required
+def create_token():
+    """Create a named API token and show it once."""
+    try:
+        data = TokenSchema().load(request.form.to_dict())
+    except ValidationError as err:
+        return _tokens_section(422, errors=field_errors(err), token_name=request.form.get("name", ""))
+    row, token = ApiToken.issue(current_user.id, data["name"])
+    db.session.add(row)
+    db.session.commit()
+    return _tokens_section(new_token=token, new_token_name=row.name)
+
+
+@bp.post("/settings/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    """Revoke a token: it stops working at once."""
+    row = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == current_user.id,
+                                                   ApiToken.revoked_at.is_(None)))
+    if row is None:
+        abort(404)
+    row.revoked_at = utcnow()
+    db.session.commit()
+    return _tokens_section(revoked_name=row.name)

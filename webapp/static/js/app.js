@@ -38,6 +38,15 @@
   document.addEventListener("click", function (event) {
     var dismiss = event.target.closest("[data-dismiss-toast]");
     if (dismiss) { document.getElementById("toast").innerHTML = ""; }
+    var copy = event.target.closest("[data-copy-from]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy-from"));
+      if (source && navigator.clipboard) {
+        navigator.clipboard.writeText(source.value).then(function () { copy.textContent = "Copied"; });
+      } else if (source) {
+        source.select();
+      }
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () { detectTimezone(document); });
