@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp import config
-from webapp.extensions import csrf, db, htmx, limiter, login_manager, migrate, talisman
+from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate, talisman
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     csrf.init_app(app)
     htmx.init_app(app)
     limiter.init_app(app)
+    compress.init_app(app)
     talisman.init_app(
         app,
         force_https=False,

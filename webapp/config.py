@@ -51,6 +51,12 @@ def load(instance_path: str) -> dict:
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Compress pages, partials, JSON and the static files (Flask-Compress).
+        "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
+                               "application/json", "image/svg+xml", "application/manifest+json",
+                               "text/calendar", "text/csv"],
+        "COMPRESS_ALGORITHM": ["br", "gzip"],
+        "COMPRESS_MIN_SIZE": 256,
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),

@@ -1,5 +1,6 @@
 """Flask extensions, created once and bound to the app in create_app()."""
 
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -29,6 +30,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
 talisman = Talisman()
+compress = Compress()
 # Counts per client address (the real one: ProxyFix applies X-Forwarded-For).
 # In memory by default, so per process; RATELIMIT_STORAGE_URI (e.g. redis://) shares it.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

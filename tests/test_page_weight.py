@@ -1,0 +1,44 @@
+"""Page-weight budgets, in bytes as served (compressed): they run with every test, not in the benchmark."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support import htmx
+
+FIRST_LOAD_BUDGET = 60 * 1024  # Today: HTML + CSS + JS + icons, photos excluded (issue 8)
+GZIP = {"Accept-Encoding": "gzip, deflate, br"}  # what phone browsers send
+
+
+def assets_of(html: str) -> set[str]:
+    """Every same-site file the page pulls in on first load."""
+    urls = set(re.findall(r'<link[^>]+href="(/[^"#]+)"', html))
+    urls |= set(re.findall(r'<script[^>]+src="(/[^"#]+)"', html))
+    urls |= set(re.findall(r'<use href="(/[^"#]+)#', html))
+    urls |= set(re.findall(r'<img[^>]+src="(/static/[^"#]+)"', html))
+    return urls
+
+
+def test_today_first_load_fits_the_budget(auth_client):
+    page = auth_client.get("/", headers=GZIP)
+    assert page.headers["Content-Encoding"] in ("br", "gzip")
+    sizes = {"/": len(page.get_data())}
+    for url in sorted(assets_of(auth_client.get("/").get_data(as_text=True))):
+        resp = auth_client.get(url, headers=GZIP)
+        assert resp.status_code == 200, url
+        sizes[url] = len(resp.get_data())
+    total = sum(sizes.values())
+    assert total <= FIRST_LOAD_BUDGET, f"{total} bytes: {sizes}"
+    assert any(u.endswith(".css") for u in sizes) and any(u.endswith(".js") for u in sizes)
+
+
+def test_static_files_are_served_compressed(auth_client):
+    resp = auth_client.get("/static/vendor/htmx.min.js", headers=GZIP)
+    assert resp.headers["Content-Encoding"] in ("br", "gzip")
+    assert len(resp.get_data()) < 20_000
+
+
+def test_navigation_partials_are_small(auth_client):
+    for path in ("/", "/log", "/photos", "/history"):
+        resp = auth_client.get(path, headers={**GZIP, **htmx(**{"HX-Target": "main"})})
+        assert len(resp.get_data()) <= 8 * 1024, path
