@@ -65,9 +65,12 @@ def test_every_tab_navigates_with_htmx_and_back_button(page: Page):
 
 def test_loading_indicator_shows_while_a_page_loads(page: Page):
     register(page)
-    page.route("**/photos", lambda route: (page.wait_for_timeout(600), route.continue_()))
+    held = []
+    page.route("**/photos", lambda route: held.append(route))  # hold it until the bar is seen
     page.get_by_role("link", name="Photos").click()
     expect(page.locator("#loading")).to_have_class(re.compile("htmx-request"))
+    assert len(held) == 1
+    held[0].continue_()
     expect(page.get_by_role("heading", name="Photos", level=1)).to_be_visible()
     expect(page.locator("#loading")).not_to_have_class(re.compile("htmx-request"))
 
