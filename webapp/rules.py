@@ -238,8 +238,11 @@ class Earliness:
 
 def check_planned(sessions: Iterable, planned_at: datetime, areas: Iterable[str],
                   gaps: Mapping[str, timedelta] | None = None, symptoms: Iterable = ()) -> Earliness:
-    """Compare a session planned at ``planned_at`` on ``areas`` with the sessions before it."""
-    before = [s for s in sessions if s.performed_at < planned_at]
+    """Compare a session planned at ``planned_at`` on ``areas`` with the sessions up to that instant.
+
+    A session at the very same instant counts: two sessions at once are the second one early.
+    """
+    before = [s for s in sessions if s.performed_at <= planned_at]
     symptoms = list(symptoms)
     waits = area_waits(before, planned_at, gaps, symptoms)
     healing = [waits[a] for a in areas if a in waits and waits[a].ready_at > planned_at]

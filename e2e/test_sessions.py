@@ -1,0 +1,77 @@
+"""Journeys of issue 3: log a session, see the countdown, an early session, history, delete."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+
+from e2e.support import check_page, register
+
+START = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+
+
+def chip(page: Page, text: str):
+    return page.locator("label.choice").filter(has_text=re.compile(rf"^\s*{re.escape(text)}\s*$"))
+
+
+def test_first_session_countdown_early_override_history_and_delete(page: Page, live_server):
+    live_server.clock.freeze(START)
+    register(page)
+    expect(page.get_by_role("heading", name="Start with your first session")).to_be_visible()
+
+    # A first session: 1.5 mm at a clinic, crown and frontal.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    expect(page.get_by_role("heading", name="Log a session", level=1)).to_be_visible()
+    chip(page, "1.5 mm").click()
+    chip(page, "Crown").click()
+    chip(page, "Frontal").click()
+    chip(page, "At a clinic").click()
+    check_page(page, "log-form")
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_role("heading", name="Session logged")).to_be_visible()
+    expect(page.locator(".saved-next")).to_contain_text(re.compile(r"2[01] d"))
+    check_page(page, "log-saved")
+
+    # Today: about 21 days, ticking from the server's (frozen) time, not the phone's.
+    page.get_by_role("link", name="See the countdown").click()
+    card = page.locator("#countdown-card")
+    expect(card.locator("[data-remaining]")).to_have_text(re.compile(r"^(20 d 23 h|21 d 0 h)$"))
+    expect(card).to_contain_text("Crown")
+    check_page(page, "today-countdown")
+
+    # Two days later the user tries again: remembered choices, one tap on Save -> early screen.
+    live_server.clock.travel(timedelta(days=2))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    expect(chip(page, "1.5 mm").locator("input")).to_be_checked()
+    expect(chip(page, "Crown").locator("input")).to_be_checked()
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_role("heading", name=re.compile(r"This is 19 d 0 h early"))).to_be_visible()
+    expect(page.get_by_text("convention, not a trial result")).to_be_visible()
+    check_page(page, "early-session")
+    page.get_by_role("button", name="Log it early anyway").click()
+    expect(page.get_by_text("Write a short reason")).to_be_visible()
+    page.get_by_label("Your reason for logging it anyway").fill("The clinic booked me in early")
+    page.get_by_role("button", name="Log it early anyway").click()
+    expect(page.get_by_role("heading", name="Session logged")).to_be_visible()
+    expect(page.locator(".saved-card .badge-warn")).to_have_text("Early")
+
+    # History marks it early; the calendar marks both days.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    items = page.locator(".history-item")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text("Early · override")
+    expect(page.locator(".calendar-grid .has-session")).to_have_count(2)
+    check_page(page, "history")
+
+    # Open it and delete it: Undo is offered, and the countdown is back to the first session's wait.
+    items.first.get_by_role("link").click()
+    expect(page.get_by_text("The clinic booked me in early")).to_be_visible()
+    check_page(page, "session-detail")
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("heading", name="Session deleted")).to_be_visible()
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    check_page(page, "session-deleted")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^(18 d 23 h|19 d 0 h)$"))
