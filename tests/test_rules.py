@@ -119,6 +119,15 @@ def test_symptom_pauses_the_countdown_until_resolved():
     assert not check_planned(s, T0 + 5 * DAY, ["crown"], symptoms=[sym]).early
 
 
+def test_a_long_symptom_freezes_the_wait_for_its_whole_length():
+    s = [S(T0, Decimal("0.25"))]
+    sym = Sym(T0, T0 + 5 * DAY)  # from the session on, longer than the 3-day wait
+    assert countdown(s, T0 + 5 * DAY, symptoms=[sym]).ready_at == T0 + 8 * DAY
+    overlapping = [Sym(T0 + DAY, T0 + 2 * DAY), Sym(T0 + DAY + DAY / 2, T0 + 3 * DAY)]
+    assert countdown(s, T0 + 9 * DAY, symptoms=overlapping).ready_at == T0 + 5 * DAY
+    assert countdown(s, T0 + 9 * DAY, symptoms=[Sym(T0 + 4 * DAY, T0 + 6 * DAY)]).ready_at == T0 + 3 * DAY
+
+
 def test_a_symptom_with_no_session_still_pauses():
     assert countdown([], T0, symptoms=[Sym(T0 - DAY)]).state == "paused"
 

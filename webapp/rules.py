@@ -143,34 +143,38 @@ class Wait:
         return min(1.0, max(0.0, (now - self.started_at) / total))
 
 
-def _symptom_overlap(symptoms: Iterable, start: datetime, end: datetime, now: datetime) -> timedelta:
-    """How much of [start, end) a symptom was active (unresolved symptoms count up to ``now``)."""
-    total = ZERO
-    for s in symptoms:
-        s_end = s.resolved_at or now
-        lo, hi = max(start, s.started_at), min(end, s_end)
-        if hi > lo:
-            total += hi - lo
-    return total
+def _ready_after_pauses(start: datetime, gap: timedelta, symptoms: Iterable, now: datetime) -> datetime:
+    """When ``gap`` of symptom-free time has passed since ``start``: the clock stands still
+    while a symptom is active (an unresolved one counts as active up to ``now``)."""
+    spans = sorted((max(start, s.started_at), s.resolved_at or now) for s in symptoms)
+    t, need = start, gap
+    for lo, hi in spans:
+        if hi <= t:
+            continue
+        if lo > t:
+            if lo - t >= need:
+                break
+            need -= lo - t
+        t = max(t, hi)
+    return t + need
 
 
 def area_waits(sessions: Iterable, now: datetime, gaps: Mapping[str, timedelta] | None = None,
                symptoms: Iterable = ()) -> dict[str, Wait]:
     """The binding wait per treated area: the one that ends last.
 
-    A symptom pauses the countdown: the time it was active within a wait is
-    added to that wait (minoxidil OTC label: no treatment on a red,
-    irritated, infected or painful scalp).
+    A symptom pauses the countdown: the wait stands still while it is active
+    (minoxidil OTC label: no treatment on a red, irritated, infected or painful scalp).
     """
     symptoms = [s for s in symptoms if s.started_at <= now]
     waits: dict[str, Wait] = {}
     for session in sessions:
         band = band_for(Decimal(session.needle_mm))
         gap = gap_for(band, gaps)
-        ready = session.performed_at + gap
-        paused = _symptom_overlap(symptoms, session.performed_at, ready, now)
+        ready = _ready_after_pauses(session.performed_at, gap, symptoms, now)
+        paused = ready - session.performed_at - gap
         for area in session.areas:
-            wait = Wait(area, session.performed_at, ready + paused, band, gap, paused)
+            wait = Wait(area, session.performed_at, ready, band, gap, paused)
             if area not in waits or wait.ready_at > waits[area].ready_at:
                 waits[area] = wait
     return waits
