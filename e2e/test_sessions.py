@@ -75,3 +75,66 @@ def test_first_session_countdown_early_override_history_and_delete(page: Page, l
     check_page(page, "session-deleted")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
     expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^(18 d 23 h|19 d 0 h)$"))
+
+
+def test_countdown_ticks_from_server_time_pauses_for_symptoms_and_gaps_are_guarded(page: Page, live_server):
+    # The phone's clock is years off; the countdown must still follow the server.
+    page.clock.install(time=datetime(2030, 1, 1, tzinfo=UTC))
+    live_server.clock.freeze(START)
+    register(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    chip(page, "0.25 mm").click()
+    chip(page, "Crown").click()
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_role("heading", name="Session logged")).to_be_visible()
+
+    # Ten minutes before the 3-day wait ends, the numerals tick down by the second.
+    live_server.clock.freeze(START + timedelta(days=3, minutes=-10))
+    page.get_by_role("link", name="See the countdown").click()
+    big = page.locator("#countdown-card [data-remaining]")
+    expect(big).to_have_text(re.compile(r"^(10 min 0 s|9 min \d+ s)$"))
+    first = big.inner_text()
+    expect(big).not_to_have_text(first)
+    expect(big).to_have_text(re.compile(r"^9 min \d+ s$"))
+
+    # Coming back to the page asks the server again at once.
+    live_server.clock.freeze(START + timedelta(days=3, minutes=5))
+    with page.expect_request(re.compile(r"/countdown$")):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    expect(big).to_have_text("Ready now")
+    expect(page.locator("#countdown-card")).to_contain_text("Your usual areas have healed")
+
+    # A symptom pauses the countdown and suggests a dermatologist, until it is resolved.
+    page.get_by_text("Scalp red, sore or infected?").click()
+    chip(page, "Pain").click()
+    page.get_by_role("button", name="Pause the countdown").click()
+    card = page.locator("#countdown-card")
+    expect(card).to_contain_text("Countdown paused")
+    expect(card).to_contain_text("dermatologist")
+    check_page(page, "today-paused")
+    page.get_by_role("button", name="Resolved").click()
+    expect(card.locator("[data-remaining]")).to_have_text("Ready now")
+
+    # Why this wait?
+    card.get_by_role("link", name="Why this wait?").click()
+    expect(page.get_by_role("heading", name="Why this wait?", level=1)).to_be_visible()
+    expect(page.get_by_text("Convention, not a trial result.")).to_be_visible()
+    check_page(page, "why-wait")
+
+    # Settings: a wait below the floor is refused with the reason; a longer one is kept.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    field = page.get_by_label("0.25 mm or shorter")
+    field.fill("1")
+    page.get_by_role("button", name="Save waits").click()
+    expect(page.get_by_text("need at least 2 days between them")).to_be_visible()
+    expect(field).to_have_value("1")
+    check_page(page, "settings-gaps-error")
+    page.get_by_label("0.25 mm or shorter").fill("5")
+    page.get_by_role("button", name="Save waits").click()
+    expect(page.get_by_text("Waits saved")).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^1 d 23 h$"))
+    page.emulate_media(color_scheme="dark")
+    page.reload()  # a fresh paint, not the light-to-dark transition
+    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^1 d 23 h$"))
+    check_page(page, "today-countdown-dark")

@@ -238,6 +238,8 @@ def test_today_shows_the_countdown_and_per_area_readiness(auth_client):
     page = text_of(auth_client.get("/"))
     assert "Next safe session in 21 d 0 h" in page
     assert "Crown in 21 d 0 h" in page and "Frontal Ready" in page
+    # Ready at 09:30 UTC, shown in Berlin summer time (the clocks changed on 29 March).
+    assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 11:30." in page
     assert "Why this wait?" in page
 
 

@@ -132,6 +132,7 @@ class Wait:
     band: Band
     gap: timedelta
     paused: timedelta = ZERO  # time added because a symptom paused the countdown
+    needle_mm: Decimal | None = None
 
     def remaining(self, now: datetime) -> timedelta:
         return max(ZERO, self.ready_at - now)
@@ -174,7 +175,7 @@ def area_waits(sessions: Iterable, now: datetime, gaps: Mapping[str, timedelta] 
         ready = _ready_after_pauses(session.performed_at, gap, symptoms, now)
         paused = ready - session.performed_at - gap
         for area in session.areas:
-            wait = Wait(area, session.performed_at, ready, band, gap, paused)
+            wait = Wait(area, session.performed_at, ready, band, gap, paused, Decimal(session.needle_mm))
             if area not in waits or wait.ready_at > waits[area].ready_at:
                 waits[area] = wait
     return waits
@@ -205,6 +206,11 @@ class Countdown:
     @property
     def ready_at(self) -> datetime | None:
         return self.binding.ready_at if self.binding else None
+
+    @property
+    def healing(self) -> tuple[str, ...]:
+        """The usual areas still waiting."""
+        return tuple(a for a in self.areas if self.waits[a].ready_at > self.now)
 
     @property
     def remaining(self) -> timedelta:

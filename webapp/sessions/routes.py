@@ -52,6 +52,7 @@ def hm(dt: datetime) -> str:
     return local(dt, current_user.timezone).strftime("%H:%M")
 
 
+@bp.app_template_filter("area_label")
 @bp.app_template_global("area_label")
 def area_label(key: str) -> str:
     return rules.AREAS.get(key, key)
