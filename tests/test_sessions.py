@@ -157,7 +157,8 @@ def test_dst_gap_in_new_york_does_not_break(other_client, clock):
 def test_long_needle_at_home_warns_before_saving(auth_client):
     resp = log(auth_client, needle_mm="0.5", location="home")
     assert resp.status_code == 409
-    assert "not recommended at home" in text_of(resp) and count() == 0
+    assert "not recommended at home" in text_of(resp) and "0.5 mm belongs with a professional" in text_of(resp)
+    assert count() == 0
     assert "I understand, save it" in text_of(resp)
     assert log(auth_client, needle_mm="0.5", location="home", confirm_home="1").status_code == 201
 

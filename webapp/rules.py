@@ -274,12 +274,13 @@ def before_saving(needle_mm: Decimal, location: str) -> list[Advice]:
     band = band_for(needle_mm)
     if location != "home" or band.at_home == "yes":
         return []
+    mm = f"{Decimal(needle_mm).normalize():f}"
     if band.at_home == "warn":
         text = (f"Needles longer than 0.25 mm are not recommended at home: the risks of longer needles "
-                f"at home (infection, scarring, bleeding) outweigh the benefits. {needle_mm} mm belongs "
+                f"at home (infection, scarring, bleeding) outweigh the benefits. {mm} mm belongs "
                 "with a professional.")
     else:
-        text = (f"{needle_mm} mm is a clinic depth. Needles this long should be used by a professional "
+        text = (f"{mm} mm is a clinic depth. Needles this long should be used by a professional "
                 "with sterile equipment, not at home.")
     return [Advice("home_long_needle", "Long needle at home", text,
                    "Rollwise safety rules: at-home use is for 0.25 mm or shorter.")]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
 from webapp.rules import AREAS, BANDS, MAX_NEEDLE_MM, check_gap
 from webapp.schemas import REQUIRED, FormSchema
@@ -58,10 +58,11 @@ class LocalDateTime(fields.Field):
             naive = naive.replace(tzinfo=None)
         if naive < EARLIEST:
             raise ValidationError("Enter a date from the year 2000 on.")
-        return naive.replace(tzinfo=ZoneInfo(self.context_tz()))
-
-    def context_tz(self) -> str:
-        return self.parent.tz
+        at = naive.replace(tzinfo=ZoneInfo(self.parent.tz))
+        # Checked here, not in a schema validator, so it shows beside the other errors at once.
+        if at > self.parent.now + timedelta(days=1):
+            raise ValidationError("That is more than a day ahead. Log a session when you have done it.")
+        return at
 
 
 class SessionSchema(FormSchema):
@@ -101,13 +102,6 @@ class SessionSchema(FormSchema):
         if data.get("areas") == []:
             data = {k: v for k, v in data.items() if k != "areas"}
         return data
-
-    @validates_schema
-    def not_in_the_future(self, data, **kwargs):
-        at = data.get("performed_at")
-        if at and at > self.now + timedelta(days=1):
-            raise ValidationError("That is more than a day ahead. Log a session when you have done it.",
-                                  "performed_at")
 
     @post_load
     def tidy(self, data, **kwargs):
