@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from tests.support import htmx, text_of
@@ -399,3 +401,47 @@ def test_pages_need_login(client, path):
 def test_writes_need_csrf(auth_client):
     assert auth_client.post("/log", data=form(), headers=PANEL, csrf=False).status_code == 400
     assert count() == 0
+
+
+# ---- fuzz: odd values never 500 -----------------------------------------------------------------
+
+ODD = st.one_of(st.text(max_size=200), st.sampled_from([
+    "", " ", "\x00", "NaN", "Infinity", "-0", "1e400", "0.0000001", "9999-12-31T23:59", "0001-01-01T00:00",
+    "2026-03-29T02:30", "99999999999999999999", "<script>alert(1)</script>", "🧴" * 300, "1,5", "1.5 mm"]))
+SESSION_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
+                  "location", "areas", "skin_reaction", "pain", "applied_after", "notes", "confirm_home",
+                  "override", "override_reason")
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(data=st.data())
+def test_session_form_never_500(auth_client, data):
+    sent = {name: data.draw(ODD, label=name) for name in data.draw(
+        st.sets(st.sampled_from(SESSION_FIELDS), min_size=1), label="fields")}
+    base = form() if data.draw(st.booleans(), label="start valid") else {}
+    for path in ("/log", "/log/back"):
+        resp = auth_client.post(path, data={**base, **sent}, headers=PANEL)
+        assert resp.status_code < 500, (path, sent)
+
+
+@FUZZ
+@given(value=ODD, key=st.sampled_from(["le_0_25", "le_0_6", "le_1_0", "le_1_5", "le_2_5", "kind", "notes"]))
+def test_gap_and_symptom_forms_never_500(auth_client, value, key):
+    assert auth_client.post("/settings/gaps", data={key: value}, headers=htmx()).status_code < 500
+    assert auth_client.post("/symptoms", data={key: value}, headers=htmx()).status_code < 500
+
+
+@FUZZ
+@given(value=ODD)
+def test_history_params_never_500(auth_client, value):
+    assert auth_client.get("/history/calendar", query_string={"month": value}).status_code < 500
+    assert auth_client.get("/history", query_string={"month": value}).status_code < 500
+    assert auth_client.get("/history/more", query_string={"before": value}).status_code < 500
+
+
+@pytest.mark.parametrize("path", ["/sessions/99999999999999999999", "/sessions/99999999999999999999/edit",
+                                  "/history/more?before=99999999999999999999"])
+def test_huge_ids_are_404(auth_client, path):
+    assert auth_client.get(path).status_code == 404
+    assert auth_client.post("/symptoms/99999999999999999999/resolve", headers=htmx()).status_code == 404

@@ -291,7 +291,7 @@ def log_symptom():
 @login_required
 def resolve_symptom(symptom_id: int):
     """Mark a symptom resolved: the countdown resumes."""
-    s = db.session.get(Symptom, symptom_id)
+    s = db.session.get(Symptom, symptom_id) if symptom_id <= service.MAX_ID else None
     if s is None or s.user_id != current_user.id:
         abort(404)
     if s.resolved_at is None:
@@ -371,7 +371,7 @@ def history_more():
     before = request.args.get("before", "")
     if not before.isdigit():
         abort(400)
-    anchor = db.session.get(NeedlingSession, int(before))
+    anchor = db.session.get(NeedlingSession, int(before)) if int(before) <= service.MAX_ID else None
     if anchor is None or anchor.user_id != current_user.id:
         abort(404)
     rows = page_after(anchor)

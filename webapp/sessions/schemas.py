@@ -97,6 +97,8 @@ class SessionSchema(FormSchema):
         # A MultiDict gives every "areas" box; a plain dict may hold one string.
         if hasattr(data, "getlist"):
             data = {**data.to_dict(), "areas": [a for a in data.getlist("areas") if a.strip()]}
+        # NUL can't be stored in PostgreSQL text and is never typed on purpose.
+        data = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
         if isinstance(data.get("areas"), str):
             data = {**data, "areas": [data["areas"]]}
         if data.get("areas") == []:

@@ -13,6 +13,8 @@ from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models import Device, GapSetting, NeedlingSession, Symptom
 
+MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer exist nowhere; asking the database would fail
+
 
 def sessions_query(user_id: int | None = None):
     uid = current_user.id if user_id is None else user_id
@@ -33,7 +35,7 @@ def last_session() -> NeedlingSession | None:
 
 def own_session(session_id: int, deleted: bool = False) -> NeedlingSession:
     """The user's session or 404, whoever else's id it is."""
-    s = db.session.get(NeedlingSession, session_id)
+    s = db.session.get(NeedlingSession, session_id) if 0 < session_id <= MAX_ID else None
     if s is None or s.user_id != current_user.id or (s.deleted_at is not None) != deleted:
         abort(404)
     return s
@@ -69,7 +71,7 @@ def devices() -> list[Device]:
 
 
 def own_device(device_id: int) -> Device | None:
-    d = db.session.get(Device, device_id)
+    d = db.session.get(Device, device_id) if 0 < device_id <= MAX_ID else None
     return d if d is not None and d.user_id == current_user.id else None
 
 
