@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
+import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from e2e.support import check_page, register
+from webapp.extensions import db
+from webapp.models import NeedlingSession, User
 
 START = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
@@ -195,3 +201,24 @@ def test_errors_keep_input_home_warning_edit_and_undo(page: Page, live_server):
     expect(page.get_by_role("button", name="Delete")).to_be_visible()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
     expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^2 d 23 h$"))
+
+
+@pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+def test_history_loads_older_sessions_as_the_list_scrolls(page: Page, live_server):
+    live_server.clock.freeze(START)
+    email = register(page)
+    with live_server.app.app_context():
+        user = db.session.scalars(select(User).where(User.email == email)).one()
+        for i in range(26):
+            db.session.add(NeedlingSession(
+                user_id=user.id, client_id=f"seed-{uuid.uuid4()}", needle_mm=Decimal("0.25"), location="home",
+                areas=["crown"], performed_at=START - timedelta(days=3 * i + 3)))
+        db.session.commit()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    items = page.locator(".history-item")
+    expect(items).to_have_count(20)
+    items.nth(19).scroll_into_view_if_needed()
+    page.locator(".history-more").scroll_into_view_if_needed()
+    expect(items).to_have_count(26)
+    expect(page.locator(".history-more")).to_have_count(0)
+    expect(items.last).to_contain_text("Mon 22 Dec")  # the oldest: 78 days before 10 March

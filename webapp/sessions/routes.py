@@ -135,11 +135,24 @@ def needle_chips(chosen: str) -> list[tuple[str, bool]]:
     return chips
 
 
+def when_label(raw: str) -> str:
+    """The log form's collapsed 'when' line: 'Now', or the chosen day and time."""
+    try:
+        chosen = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    now = local(utcnow(), current_user.timezone).replace(tzinfo=None)
+    if abs(now - chosen) < timedelta(minutes=2):
+        return "Now"
+    return chosen.strftime("%a %-d %b, %H:%M")
+
+
 def panel(status: int = 200, *, values: dict, editing: NeedlingSession | None = None, stage: str = "form",
           errors: dict | None = None, **context):
     """The log/edit panel: the form, a confirmation step, or the saved summary."""
     uses = service.device_uses()
     ctx = {"mm_chips": needle_chips(values.get("needle_mm", "")),
+           "when_label": when_label(values.get("performed_at", "")),
            "values": values, "errors": errors or {}, "stage": stage, "editing": editing,
            "devices": [(d, uses.get(d.id, 0)) for d in service.devices()],
            "lengths": rules.STANDARD_NEEDLE_MM, "area_names": rules.AREAS, "locations": LOCATIONS,
