@@ -445,3 +445,26 @@ def test_history_params_never_500(auth_client, value):
 def test_huge_ids_are_404(auth_client, path):
     assert auth_client.get(path).status_code == 404
     assert auth_client.post("/symptoms/99999999999999999999/resolve", headers=htmx()).status_code == 404
+
+
+def test_a_racing_copy_of_the_form_answers_success_without_a_duplicate(auth_client, monkeypatch):
+    # (Override given so the copy gets past the early check, as a true race would.)
+    data = form(override="1", override_reason="race")
+    auth_client.post("/log", data=data, headers=PANEL)
+    # The second copy passed the "already saved?" check before the first one committed.
+    from webapp.sessions import routes
+
+    real = routes.db.session.scalars
+    calls = {"n": 0}
+
+    def first_lookup_misses(stmt, *a, **kw):
+        result = real(stmt, *a, **kw)
+        if "client_id" in str(stmt) and calls["n"] == 0:
+            calls["n"] += 1
+            return real(select(NeedlingSession).where(NeedlingSession.id == -1))
+        return result
+
+    monkeypatch.setattr(routes.db.session, "scalars", first_lookup_misses)
+    resp = auth_client.post("/log", data=data, headers=PANEL)
+    assert resp.status_code == 200 and "Session logged" in text_of(resp)
+    assert count() == 1

@@ -11,6 +11,7 @@ from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import rules
 from webapp.clock import local, utcnow
@@ -254,7 +255,16 @@ def submit(editing: NeedlingSession | None):
     s.override_reason = reason if earliness.early else None
     if editing is None:
         db.session.add(s)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of one form raced each other: the other one saved it.
+        db.session.rollback()
+        existing = db.session.scalars(select(NeedlingSession).where(
+            NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == data["client_id"])).first()
+        if existing is None:
+            raise
+        return saved(existing, repeat=True)
     return saved(s, repeat=False, edited=editing is not None)
 
 
