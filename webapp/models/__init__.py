@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models, one module per feature. Every row belongs to a user."""
 
 from webapp.models.api import ApiToken
-from webapp.models.needling import Device, NeedlingSession, Symptom
+from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "Device", "NeedlingSession", "Symptom", "User"]
+__all__ = ["ApiToken", "Device", "GapSetting", "NeedlingSession", "Symptom", "User"]

@@ -68,3 +68,15 @@ class Symptom(db.Model):
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("needling_sessions.id", ondelete="SET NULL")
     )
+
+
+class GapSetting(db.Model):
+    """The user's own gap after sessions in one needle band (never below the band's floor)."""
+
+    __tablename__ = "gap_settings"
+    __table_args__ = (UniqueConstraint("user_id", "band"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    band: Mapped[str] = mapped_column(String(16))  # rules.Band.key
+    days: Mapped[int] = mapped_column(Integer)

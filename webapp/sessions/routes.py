@@ -1,22 +1,439 @@
-"""Log a session and browse the history."""
+"""Log a session, the countdown card, symptoms, gap settings and the history."""
 
 from __future__ import annotations
 
-from flask_login import login_required
+import calendar
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
-from webapp.sessions import bp
-from webapp.web import render_page
+from flask import abort, make_response, render_template, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp import rules
+from webapp.clock import local, utcnow
+from webapp.extensions import db
+from webapp.models import Device, NeedlingSession, Symptom
+from webapp.sessions import bp, service
+from webapp.sessions.schemas import (
+    APPLIED,
+    DEVICE_KINDS,
+    LOCATIONS,
+    REACTIONS,
+    SYMPTOMS,
+    GapsSchema,
+    SessionSchema,
+    SymptomSchema,
+)
+from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
+
+PAGE_SIZE = 20
+FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
+               "location", "skin_reaction", "pain", "applied_after", "notes", "override_reason")
+
+
+# ---- template helpers ----------------------------------------------------------------------
+
+@bp.app_template_filter("when")
+def when(dt: datetime) -> str:
+    """A UTC instant in the user's zone: 'Tue 10 Mar, 10:30'."""
+    return local(dt, current_user.timezone).strftime("%a %-d %b, %H:%M")
+
+
+@bp.app_template_filter("day")
+def day(dt: datetime) -> str:
+    return local(dt, current_user.timezone).strftime("%a %-d %b %Y")
+
+
+@bp.app_template_filter("hm")
+def hm(dt: datetime) -> str:
+    return local(dt, current_user.timezone).strftime("%H:%M")
+
+
+@bp.app_template_filter("area_label")
+@bp.app_template_global("area_label")
+def area_label(key: str) -> str:
+    return rules.AREAS.get(key, key)
+
+
+@bp.app_template_filter("mm")
+def mm(value) -> str:
+    return f"{Decimal(value).normalize():f} mm"
+
+
+@bp.app_template_filter("wait")
+def wait(delta: timedelta) -> str:
+    return rules.wait_text(delta)
+
+
+@bp.app_template_filter("iso")
+def iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+@bp.app_template_global("needling_countdown")
+def needling_countdown() -> dict:
+    """Everything the countdown card shows (the Today page includes the card)."""
+    cd = service.countdown()
+    areas = [(key, label, cd.waits.get(key)) for key, label in rules.AREAS.items()]
+    return {"cd": cd, "areas": areas, "open_symptoms": service.open_symptoms(), "server_now": cd.now,
+            "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
+
+
+@bp.app_template_global("needling_gap_rows")
+def needling_gap_rows() -> list[tuple[rules.Band, int]]:
+    chosen = service.gaps()
+    return [(band, rules.gap_for(band, chosen).days) for band in rules.BANDS]
+
+
+def ring(share: float) -> dict[str, float]:
+    c = 2 * 3.14159265 * 52
+    return {"c": round(c, 2), "offset": round(c * (1 - share), 2)}
+
+
+# ---- the log form ----------------------------------------------------------------------------
+
+def defaults() -> dict:
+    """A new form: now in the user's zone, and what the last session used."""
+    now = local(utcnow(), current_user.timezone)
+    values = {"client_id": str(uuid.uuid4()), "performed_at": now.strftime("%Y-%m-%dT%H:%M"),
+              "skin_reaction": "none", "applied_after": "nothing", "areas": [], "location": "home"}
+    last = service.last_session()
+    if last:
+        values.update(needle_mm=str(last.needle_mm), location=last.location, areas=list(last.areas),
+                      device=str(last.device_id) if last.device_id and service.own_device(last.device_id) else "",
+                      applied_after=last.applied_after)
+    return values
+
+
+def values_of(s: NeedlingSession) -> dict:
+    return {"client_id": s.client_id, "performed_at": local(s.performed_at, current_user.timezone)
+            .strftime("%Y-%m-%dT%H:%M"), "needle_mm": str(s.needle_mm), "device": str(s.device_id or ""),
+            "location": s.location, "areas": list(s.areas), "skin_reaction": s.skin_reaction,
+            "pain": "" if s.pain is None else str(s.pain), "applied_after": s.applied_after, "notes": s.notes,
+            "override_reason": s.override_reason or ""}
+
+
+def posted_values() -> dict:
+    """What the user sent, as typed, so an error never loses it."""
+    values = {k: request.form.get(k, "") for k in FORM_FIELDS}
+    values["areas"] = request.form.getlist("areas")
+    return values
+
+
+def needle_chips(chosen: str) -> list[tuple[str, bool]]:
+    """The standard lengths as chips, the chosen one checked; an odd length typed elsewhere is kept."""
+    try:
+        value = Decimal(str(chosen).replace(",", "."))
+    except ArithmeticError:
+        value = None
+    chips = [(str(mm), value is not None and value.is_finite() and mm == value) for mm in rules.STANDARD_NEEDLE_MM]
+    if chosen and not any(checked for _, checked in chips):
+        chips.append((chosen, True))
+    return chips
+
+
+def when_label(raw: str) -> str:
+    """The log form's collapsed 'when' line: 'Now', or the chosen day and time."""
+    try:
+        chosen = datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    now = local(utcnow(), current_user.timezone).replace(tzinfo=None)
+    if abs(now - chosen) < timedelta(minutes=2):
+        return "Now"
+    return chosen.strftime("%a %-d %b, %H:%M")
+
+
+def panel(status: int = 200, *, values: dict, editing: NeedlingSession | None = None, stage: str = "form",
+          errors: dict | None = None, **context):
+    """The log/edit panel: the form, a confirmation step, or the saved summary."""
+    uses = service.device_uses()
+    ctx = {"mm_chips": needle_chips(values.get("needle_mm", "")),
+           "when_label": when_label(values.get("performed_at", "")),
+           "values": values, "errors": errors or {}, "stage": stage, "editing": editing,
+           "devices": [(d, uses.get(d.id, 0)) for d in service.devices()],
+           "lengths": rules.STANDARD_NEEDLE_MM, "area_names": rules.AREAS, "locations": LOCATIONS,
+           "reactions": REACTIONS, "applied": APPLIED, "device_kinds": DEVICE_KINDS, **context}
+    if request.htmx and request.htmx.target == "log-panel":
+        return make_response(render_template("sessions/_log_panel.html", **ctx), status)
+    page = "sessions/edit.html" if editing else "sessions/new.html"
+    return render_page(page, status=status, **ctx)
 
 
 @bp.get("/log")
 @login_required
 def new():
-    """The log-a-session form."""
-    return render_page("sessions/new.html")
+    """The log-a-session form, filled with the last session's choices."""
+    return panel(values=defaults())
+
+
+@bp.post("/log/back")
+@login_required
+def back():
+    """From a confirmation step back to the form, with everything kept."""
+    editing = None
+    if request.form.get("editing", "").isdigit():
+        editing = service.own_session(int(request.form["editing"]))
+    return panel(values=posted_values(), editing=editing)
+
+
+@bp.post("/log")
+@login_required
+def create():
+    """Save a session: validate, warn, check the wait, then store it once per client_id."""
+    return submit(None)
+
+
+@bp.get("/sessions/<int:session_id>/edit")
+@login_required
+def edit(session_id: int):
+    """Edit a logged session."""
+    s = service.own_session(session_id)
+    return panel(values=values_of(s), editing=s)
+
+
+@bp.post("/sessions/<int:session_id>")
+@login_required
+def update(session_id: int):
+    """Save changes to a session (the wait is checked again)."""
+    return submit(service.own_session(session_id))
+
+
+def submit(editing: NeedlingSession | None):
+    values = posted_values()
+    now = utcnow()
+    try:
+        data = SessionSchema(tz=current_user.timezone, now=now).load(request.form)
+    except ValidationError as err:
+        return panel(422, values=values, editing=editing, errors=field_errors(err))
+
+    if editing is None:
+        existing = db.session.scalars(select(NeedlingSession).where(
+            NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == data["client_id"])).first()
+        if existing is not None:
+            # A double tap, a retry or an offline replay: the same session, already saved.
+            return saved(existing, repeat=True)
+
+    device = None
+    if data.get("new_device_kind"):
+        device = Device(user_id=current_user.id, kind=data["new_device_kind"],
+                        label=data.get("new_device_label", ""), needle_mm=data["needle_mm"])
+    elif data.get("device"):
+        device = service.own_device(int(data["device"]))
+        if device is None:
+            return panel(422, values=values, editing=editing, errors={"device": "Choose a device from the list."})
+
+    unchanged_home = editing is not None and (editing.location, editing.needle_mm) == (
+        data["location"], data["needle_mm"])
+    warnings = rules.before_saving(data["needle_mm"], data["location"])
+    if warnings and not data["confirm_home"] and not unchanged_home:
+        return panel(409, values=values, editing=editing, stage="confirm_home", warnings=warnings)
+
+    earliness = service.check_planned(data["performed_at"], data["areas"], editing.id if editing else None)
+    reason = data.get("override_reason") or (editing.override_reason if editing and editing.early else None)
+    if earliness.early and not (data["override"] or (editing and editing.early and reason)):
+        return panel(409, values=values, editing=editing, stage="early", early=earliness,
+                     confirm_home=data["confirm_home"] or bool(warnings))
+    if earliness.early and not reason:
+        return panel(422, values=values, editing=editing, stage="early", early=earliness,
+                     confirm_home=data["confirm_home"] or bool(warnings),
+                     errors={"override_reason": "Write a short reason. It stays with the session in your history."})
+
+    s = editing or NeedlingSession(user_id=current_user.id, client_id=data["client_id"])
+    if device is not None and device.id is None:
+        db.session.add(device)
+        db.session.flush()
+    s.device_id = device.id if device else None
+    s.performed_at, s.needle_mm, s.location = data["performed_at"], data["needle_mm"], data["location"]
+    s.areas, s.skin_reaction, s.pain = data["areas"], data["skin_reaction"], data["pain"]
+    s.applied_after, s.notes = data["applied_after"], data["notes"]
+    s.early = earliness.early
+    s.override_reason = reason if earliness.early else None
+    if editing is None:
+        db.session.add(s)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of one form raced each other: the other one saved it.
+        db.session.rollback()
+        existing = db.session.scalars(select(NeedlingSession).where(
+            NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == data["client_id"])).first()
+        if existing is None:
+            raise
+        return saved(existing, repeat=True)
+    return saved(s, repeat=False, edited=editing is not None)
+
+
+def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
+    uses = service.device_uses().get(s.device_id, 0) if s.device_id else 0
+    advice = rules.after_saving(Decimal(s.needle_mm), s.location, s.skin_reaction, s.applied_after,
+                                s.device.kind if s.device else None, uses)
+    resp = panel(200 if repeat or edited else 201, values=defaults(), stage="saved", session=s, advice=advice,
+                 edited=edited, countdown=service.countdown())
+    return hx_trigger(resp, "session-logged")
+
+
+# ---- the countdown card, symptoms, gaps ------------------------------------------------------
+
+@bp.get("/countdown")
+@login_required
+def countdown_card():
+    """The Today countdown card alone (it refreshes itself)."""
+    return make_response(render_template("today/_countdown.html"))
+
+
+@bp.get("/why-wait")
+@login_required
+def why_wait():
+    """Why Rollwise waits between sessions, band by band, with the sources."""
+    chosen = service.gaps()
+    cd = service.countdown()
+    return render_page("sessions/why.html", bands=[(b, rules.gap_for(b, chosen)) for b in rules.BANDS],
+                       current=cd.binding.band if cd.binding else None)
+
+
+@bp.post("/symptoms")
+@login_required
+def log_symptom():
+    """Log a scalp symptom: the countdown pauses until it is marked resolved."""
+    try:
+        data = SymptomSchema().load(request.form.to_dict())
+    except ValidationError as err:
+        resp = make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err)), 422)
+        return resp
+    db.session.add(Symptom(user_id=current_user.id, kind=data["kind"], notes=data["notes"], started_at=utcnow()))
+    db.session.commit()
+    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+
+
+@bp.post("/symptoms/<int:symptom_id>/resolve")
+@login_required
+def resolve_symptom(symptom_id: int):
+    """Mark a symptom resolved: the countdown resumes."""
+    s = db.session.get(Symptom, symptom_id) if symptom_id <= service.MAX_ID else None
+    if s is None or s.user_id != current_user.id:
+        abort(404)
+    if s.resolved_at is None:
+        s.resolved_at = utcnow()
+        db.session.commit()
+    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+
+
+@bp.post("/settings/gaps")
+@login_required
+def save_gaps():
+    """Lengthen the wait per needle band; below the floor is refused with the reason."""
+    try:
+        data = GapsSchema().load(request.form.to_dict())
+    except ValidationError as err:
+        return make_response(render_template("settings/_gaps.html", gap_errors=field_errors(err),
+                                             gap_values=request.form.to_dict()), 422)
+    service.save_gaps(data)
+    return hx_trigger(make_response(render_template("settings/_gaps.html", gap_saved=True)), "session-logged")
+
+
+# ---- history -----------------------------------------------------------------------------------
+
+def page_after(before: NeedlingSession | None) -> list[NeedlingSession]:
+    q = service.sessions_query()
+    if before is not None:
+        q = q.where((NeedlingSession.performed_at < before.performed_at) | (
+            (NeedlingSession.performed_at == before.performed_at) & (NeedlingSession.id < before.id)))
+    q = q.order_by(NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(PAGE_SIZE + 1)
+    return list(db.session.scalars(q))
+
+
+def month_grid(month: date) -> dict:
+    """The weeks of a month (Monday first) with the days that had sessions."""
+    tz = current_user.timezone
+    marked: dict[int, list[NeedlingSession]] = {}
+    start = month.replace(day=1)
+    end = (start + timedelta(days=32)).replace(day=1)
+    # A day either side covers every zone; the exact local day is checked below.
+    lo = datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    q = service.sessions_query().where(NeedlingSession.performed_at >= lo, NeedlingSession.performed_at < hi)
+    for s in db.session.scalars(q):
+        d = local(s.performed_at, tz).date()
+        if d.year == start.year and d.month == start.month:
+            marked.setdefault(d.day, []).append(s)
+    weeks = calendar.Calendar(firstweekday=0).monthdayscalendar(start.year, start.month)
+    prev_month = (start - timedelta(days=1)).replace(day=1)
+    return {"month": start, "weeks": weeks, "marked": marked, "prev": prev_month, "next": end,
+            "today": local(utcnow(), tz).date()}
+
+
+def month_param() -> date:
+    raw = request.args.get("month", "")
+    if raw:
+        try:
+            y, m = (int(x) for x in raw.split("-"))
+            return date(y, m, 1)
+        except ValueError:
+            abort(400)
+    return local(utcnow(), current_user.timezone).date().replace(day=1)
 
 
 @bp.get("/history")
 @login_required
 def history():
-    """Sessions, newest first."""
-    return render_page("sessions/history.html")
+    """Sessions, newest first, and a month calendar."""
+    rows = page_after(None)
+    return render_page("sessions/history.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE,
+                       cal=month_grid(month_param()))
+
+
+@bp.get("/history/more")
+@login_required
+def history_more():
+    """The next page of the history, loaded as the list scrolls into view."""
+    before = request.args.get("before", "")
+    if not before.isdigit():
+        abort(400)
+    anchor = db.session.get(NeedlingSession, int(before)) if int(before) <= service.MAX_ID else None
+    if anchor is None or anchor.user_id != current_user.id:
+        abort(404)
+    rows = page_after(anchor)
+    return render_template("sessions/_history_items.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE)
+
+
+@bp.get("/history/calendar")
+@login_required
+def history_calendar():
+    """One month of the calendar (previous and next buttons swap it in place)."""
+    return render_template("sessions/_calendar.html", cal=month_grid(month_param()))
+
+
+@bp.get("/sessions/<int:session_id>")
+@login_required
+def show(session_id: int):
+    """One session in full, with edit and delete."""
+    return render_page("sessions/show.html", s=service.own_session(session_id))
+
+
+@bp.post("/sessions/<int:session_id>/delete")
+@login_required
+def delete(session_id: int):
+    """Delete a session (kept for undo); the countdown is recomputed at once."""
+    s = service.own_session(session_id)
+    s.deleted_at = utcnow()
+    db.session.commit()
+    if not request.htmx:
+        return hx_redirect(url_for("sessions.history"))
+    resp = make_response(render_template("sessions/_deleted.html", s=s))
+    return hx_trigger(resp, "session-logged")
+
+
+@bp.post("/sessions/<int:session_id>/restore")
+@login_required
+def restore(session_id: int):
+    """Undo a delete."""
+    s = service.own_session(session_id, deleted=True)
+    s.deleted_at = None
+    db.session.commit()
+    resp = make_response(render_template("sessions/_detail.html", s=s))
+    return hx_trigger(resp, "session-logged")
