@@ -234,9 +234,9 @@ def test_each_response_carries_a_fresh_client_id(auth_client):
     page = auth_client.get("/photos").get_data(as_text=True)
     resp = upload(auth_client, encoded("JPEG"), client_id="11111111-1111-4111-8111-111111111111")
     html = resp.get_data(as_text=True)
-    assert 'id="photo-client-id"' in html and 'hx-swap-oob="true"' in html
+    assert 'hx-swap-oob="outerHTML:[data-photo-client-id]"' in html
     assert "11111111-1111-4111-8111-111111111111" not in html
-    assert 'name="client_id" id="photo-client-id"' in page
+    assert 'name="client_id" value="' in page and "data-photo-client-id" in page
 
 
 def test_failure_after_staging_leaves_no_file_and_no_row(app, auth_client, monkeypatch):

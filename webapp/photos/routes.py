@@ -157,6 +157,7 @@ def upload():
     if not request.htmx:
         return hx_redirect(url_for("photos.index", area=photo.area))
     resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created,
+                                     stage_photos=service.photos_of(current_user.id)[:30],
                                      **_capture_context(photo.area), **_timeline_context()))
     return hx_trigger(resp, "photo-added") if created else resp
 
