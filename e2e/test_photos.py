@@ -60,7 +60,17 @@ def test_phone_camera_upload_appears_in_timeline(page: Page, tmp_path):
     page.get_by_text("Phone camera", exact=True).click()
     expect(page.locator("#camera-note")).to_have_text(re.compile("Choose the area first"))
 
-    upload_crown(page, scalp_photo(tmp_path / "crown.jpg", 400, 1), 1)
+    # The server answers slowly here, so the progress bar can be seen filling.
+    page.route("**/photos", lambda route: (page.wait_for_timeout(700), route.continue_())
+               if route.request.method == "POST" else route.continue_())
+    page.get_by_role("radio", name="Crown").check()
+    page.locator("#photo-capture").set_input_files(str(scalp_photo(tmp_path / "crown.jpg", 400, 1)))
+    progress = page.locator("#upload-progress-wrap")
+    expect(progress).to_be_visible()
+    expect(page.locator("#upload-progress")).to_have_js_property("value", 100)
+    expect(crown_tiles(page)).to_have_count(1)
+    expect(progress).to_be_hidden()
+    page.unroute("**/photos")
     expect(page.locator("#upload-status")).to_contain_text("Saved: Crown")
     expect(page.locator("#upload-status")).to_contain_text("Location and other hidden details were removed")
     tile = crown_tiles(page).first

@@ -475,3 +475,50 @@ def test_pages_need_login(client):
     for url in ("/photos", "/photos/new", "/photos/compare", "/photos/latest", "/photos/1", "/photos/1/thumb.jpg"):
         resp = client.get(url)
         assert resp.status_code in (302, 303) and "/login" in resp.headers["Location"], url
+
+
+def test_compare_from_the_first_photo_pairs_it_with_another(auth_client, clock):
+    first = add_photo(auth_client, clock, datetime(2026, 1, 1, tzinfo=UTC))
+    later = add_photo(auth_client, clock, datetime(2026, 2, 15, tzinfo=UTC))
+    html = auth_client.get(f"/photos/compare?b={first.id}").get_data(as_text=True)
+    assert f"/photos/{first.id}/display.jpg" in html and f"/photos/{later.id}/display.jpg" in html
+
+
+def test_plain_form_posts_work_without_htmx(app, auth_client):
+    resp = upload(auth_client, b"not a photo", name="x.jpg", headers={})
+    assert resp.status_code == 415
+    text = text_of(resp)
+    assert "Take a photo" in text and "isn't a photo we can read" in text  # the whole page, message in place
+    resp = upload(auth_client, encoded("JPEG"), headers={})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/photos")
+    resp = auth_client.post("/photos/stages", data=stage_form())
+    assert resp.status_code == 303
+    resp = auth_client.post("/photos/stages", data=stage_form(stage=""))
+    assert resp.status_code == 422 and "Choose a stage from the list." in text_of(resp)
+
+
+MEMORY_PROBE = """
+import io, resource, sys
+from PIL import Image
+from webapp.photos.imaging import process
+data = open(sys.argv[1], "rb").read()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = process(data)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(result.width, result.height, (after - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("size, budget_mb", [((4032, 3024), 100), ((8000, 6000), 100)])
+def test_memory_stays_bounded_for_big_jpegs(tmp_path, size, budget_mb):
+    """A 12 MP photo is processed in bounded memory; a 48 MP one is decoded reduced (JPEG draft)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.jpg"
+    Image.radial_gradient("L").resize(size).convert("RGB").save(path, "JPEG", quality=90)
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(path)], capture_output=True, text=True,  # noqa: S603
+                         check=True, timeout=120).stdout.split()
+    width, height, grown_mb = map(int, out)
+    assert max(width, height) <= 4096
+    assert grown_mb < budget_mb, f"processing grew memory by {grown_mb} MB"

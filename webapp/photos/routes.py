@@ -128,10 +128,11 @@ def new():
 
 
 def _upload_error(message: str, status: int):
+    if not request.htmx:  # a plain form post: the whole page, the message in the camera card
+        return _page(request.form.get("area"), status=status, upload_error=message)
     resp = make_response(render_page("photos/_upload_status.html", status=status, error=message))
-    if request.htmx:
-        resp.headers["HX-Retarget"] = "#upload-status"
-        resp.headers["HX-Reswap"] = "innerHTML"
+    resp.headers["HX-Retarget"] = "#upload-status"
+    resp.headers["HX-Reswap"] = "innerHTML"
     return resp
 
 
@@ -232,6 +233,11 @@ def compare():
         b = chosen.get("b") or (pair[1] if pair else None)
         if a is None or b is None or a.area != b.area:
             abort(404)
+        if a.id == b.id:  # "compare this photo" with the first one being this photo: use the latest other
+            others = [p for p in service.photos_of(uid, a.area) if p.id != a.id]
+            if not others:
+                abort(404)
+            a = others[-1]  # the oldest other photo of the area
         area, photos = a.area, service.photos_of(uid, a.area)
         pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
     summary = service.between_summary(uid, pair[0].taken_at, pair[1].taken_at) if pair else None
@@ -249,10 +255,13 @@ def latest():
 
 
 def _stages_response(status: int = 200, **form):
+    if not wants_partial():
+        if status == 200:
+            return hx_redirect(url_for("photos.index") + "#stages")
+        return render_page("photos/index.html", status=status, **_capture_context(), **_timeline_context(),
+                           **_stage_form_context(**form))
     ctx = {**_timeline_context(), **_stage_form_context(**form)}
-    if wants_partial():
-        return render_page("photos/_stages.html", status=status, **ctx)
-    return _page(status=status)
+    return render_page("photos/_stages.html", status=status, **ctx)
 
 
 @bp.post("/photos/stages")
