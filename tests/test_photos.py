@@ -160,6 +160,22 @@ def test_png_webp_and_heic_are_accepted(app, auth_client, fmt, name, mode):
     assert Image.open(io.BytesIO(read(app, photo.display_key))).format == "JPEG"
 
 
+def test_heic_with_orientation_and_gps_is_upright_and_stripped(app, auth_client):
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    exif[ExifTags.Base.Make] = "TestCam"
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
+    buf = io.BytesIO()
+    two_tone().save(buf, "HEIF", exif=exif.tobytes())
+    assert upload(auth_client, buf.getvalue(), name="IMG_0002.HEIC").status_code == 200
+    photo = db.session.scalars(select(Photo)).one()
+    assert (photo.width, photo.height) == (40, 60)
+    data = read(app, photo.original_key)
+    img = Image.open(io.BytesIO(data))
+    assert len(img.getexif()) == 0 and b"TestCam" not in data
+    assert img.convert("RGB").getpixel((20, 5))[0] > 150  # red on top
+
+
 def test_large_photo_gets_display_and_thumb_sizes(app, auth_client):
     upload(auth_client, encoded("JPEG", (4032, 3024)))
     photo = db.session.scalars(select(Photo)).one()

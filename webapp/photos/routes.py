@@ -55,8 +55,8 @@ def photo_helpers() -> dict:
         count = len(service.photos_of(current_user.id, latest.area)) if latest else 0
         return {"latest": latest, "area_count": count}
 
-    return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "SCALES": service.SCALES,
-            "ASSESSORS": service.ASSESSORS}
+    return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "STAGE_SCALES": service.SCALES,
+            "STAGE_ASSESSORS": service.ASSESSORS}
 
 
 def _capture_context(area: str | None = None, session=None) -> dict:
