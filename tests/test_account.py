@@ -8,8 +8,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from tests.support import PASSWORD, text_of
+from tests.test_photos import encoded, upload
 from webapp.extensions import db
-from webapp.models import Device, NeedlingSession, Symptom, User
+from webapp.models import Device, NeedlingSession, Photo, Symptom, User
+from webapp.storage import get_storage
 
 
 def owned_rows(user_id: int) -> dict[str, int]:
@@ -44,9 +46,15 @@ def test_wrong_password_keeps_the_account(auth_client, user, clock):
     assert sum(owned_rows(user.id).values()) == 3
 
 
-def test_delete_account_removes_everything_of_that_user_only(auth_client, user, other_user, clock):
+def test_delete_account_removes_everything_of_that_user_only(auth_client, other_client, user, other_user, clock):
     give_data(user, clock())
     give_data(other_user, clock())
+    assert upload(auth_client, encoded("JPEG")).status_code == 200
+    assert upload(other_client, encoded("JPEG"), area="frontal").status_code == 200
+    storage = get_storage()
+    theirs = db.session.scalar(select(Photo).where(Photo.user_id == other_user.id))
+    their_files = {theirs.original_key, theirs.display_key, theirs.thumb_key}
+    assert len(storage.all_files()) == 6
     other_before = owned_rows(other_user.id)
     user_id = user.id
     resp = auth_client.post("/settings/delete-account", data={"password": PASSWORD})
@@ -55,6 +63,8 @@ def test_delete_account_removes_everything_of_that_user_only(auth_client, user, 
     assert db.session.get(User, user_id) is None
     assert set(owned_rows(user_id).values()) == {0}
     assert owned_rows(other_user.id) == other_before
+    # The storage folder holds the other user's three files and nothing else.
+    assert {p.name for p in storage.all_files()} == {k.rsplit("/", 1)[-1] for k in their_files}
     # Signed out, and the old password opens nothing.
     assert auth_client.get("/").status_code == 303
     assert auth_client.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 422

@@ -2,6 +2,7 @@
 
 from webapp.models.api import ApiToken
 from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
+from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "Device", "GapSetting", "NeedlingSession", "Symptom", "User"]
+__all__ = ["ApiToken", "Device", "GapSetting", "NeedlingSession", "Photo", "Stage", "Symptom", "User"]

@@ -1,15 +1,299 @@
-"""The photo log."""
+"""The photo log: take, keep privately, see by area, compare fairly, record stages."""
 
 from __future__ import annotations
 
-from flask_login import login_required
+import uuid
+from datetime import datetime
 
-from webapp.photos import bp
-from webapp.web import render_page
+from flask import abort, make_response, request, send_file, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.clock import local, utcnow
+from webapp.extensions import db
+from webapp.models import Photo, Stage
+from webapp.photos import bp, service
+from webapp.photos.imaging import PhotoRejected
+from webapp.photos.schemas import StageSchema, UploadSchema
+from webapp.rules import AREAS
+from webapp.storage import get_storage
+from webapp.web import field_errors, hx_redirect, hx_trigger, render_page, wants_partial
+
+VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}
+# Guide shapes of the in-page camera: an oval frames a hairline, a circle the crown.
+GUIDES = {"hairline_left": "oval", "hairline_right": "oval", "frontal": "oval",
+          "mid_scalp": "rect", "part_line": "line", "crown": "circle"}
+
+
+def _new_client_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _local(dt: datetime) -> datetime:
+    return local(dt, current_user.timezone)
+
+
+@bp.app_template_filter("photo_date")
+def photo_date(dt: datetime) -> str:
+    return _local(dt).strftime("%-d %b %Y")
+
+
+@bp.app_template_filter("photo_time")
+def photo_time(dt: datetime) -> str:
+    return _local(dt).strftime("%-d %b %Y, %H:%M")
+
+
+@bp.app_context_processor
+def photo_helpers() -> dict:
+    # Today's card asks for the latest photo only when it is rendered.
+    def latest_photo_card() -> dict:
+        if not current_user.is_authenticated:
+            return {"latest": None, "area_count": 0}
+        latest = service.latest_photo(current_user.id)
+        count = len(service.photos_of(current_user.id, latest.area)) if latest else 0
+        return {"latest": latest, "area_count": count}
+
+    return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "STAGE_SCALES": service.SCALES,
+            "STAGE_ASSESSORS": service.ASSESSORS}
+
+
+def _capture_context(area: str | None = None, session=None) -> dict:
+    uid = current_user.id
+    ghosts = service.last_by_area(uid)
+    if area not in AREAS:
+        latest = service.latest_photo(uid)
+        area = latest.area if latest else None
+    return {
+        "client_id": _new_client_id(),
+        "selected_area": area,
+        "ghosts": ghosts,
+        "guides": GUIDES,
+        "sessions": service.recent_sessions(uid),
+        "linked_session": session,
+        "max_bytes": _max_bytes(),
+    }
+
+
+def _timeline_context() -> dict:
+    uid = current_user.id
+    stages = service.stages_of(uid)
+    stage_by_photo: dict[int, Stage] = {}
+    for stage in stages:
+        if stage.photo_id:
+            stage_by_photo.setdefault(stage.photo_id, stage)
+    return {"groups": service.timeline(uid), "stages": stages, "stage_by_photo": stage_by_photo}
+
+
+def _stage_form_context(errors: dict | None = None, values: dict | None = None) -> dict:
+    today = _local(utcnow()).date().isoformat()
+    return {"stage_errors": errors or {}, "stage_values": values or {"assessed_on": today, "assessed_by": "self"},
+            "stage_client_id": _new_client_id(), "stage_photos": service.photos_of(current_user.id)[:30],
+            "today_iso": today}
+
+
+def _max_bytes() -> int:
+    from flask import current_app
+
+    return current_app.config["PHOTO_MAX_BYTES"]
+
+
+def _page(area: str | None = None, session=None, status: int = 200, **extra):
+    return render_page("photos/index.html", status=status, **_capture_context(area, session),
+                       **_timeline_context(), **_stage_form_context(), **extra)
 
 
 @bp.get("/photos")
 @login_required
 def index():
-    """Photos grouped by area, newest first."""
-    return render_page("photos/index.html")
+    """The camera card, then photos grouped by area, newest first, and the stages."""
+    return _page(request.args.get("area"))
+
+
+@bp.get("/photos/new")
+@login_required
+def new():
+    """Take a photo, optionally for one of the user's sessions (``?session_id=``) and area."""
+    session = None
+    raw = request.args.get("session_id")
+    if raw:
+        session = service.own_session(current_user.id, int(raw)) if raw.isdigit() else None
+        if session is None:
+            abort(404)
+    area = request.args.get("area")
+    if area not in AREAS and session is not None and session.areas:
+        area = session.areas[0]
+    return _page(area, session)
+
+
+def _upload_error(message: str, status: int):
+    if not request.htmx:  # a plain form post: the whole page, the message in the camera card
+        return _page(request.form.get("area"), status=status, upload_error=message)
+    resp = make_response(render_page("photos/_upload_status.html", status=status, error=message))
+    resp.headers["HX-Retarget"] = "#upload-status"
+    resp.headers["HX-Reswap"] = "innerHTML"
+    return resp
+
+
+@bp.post("/photos")
+@login_required
+def upload():
+    """Store a photo: verified, upright, metadata removed, three sizes; a repeat stores nothing new."""
+    try:
+        data = UploadSchema().load(request.form.to_dict())
+    except ValidationError as err:
+        return _upload_error(next(iter(field_errors(err).values())), 422)
+    session_id = data["session_id"]
+    if session_id is not None and service.own_session(current_user.id, session_id) is None:
+        abort(404)
+    files = [f for f in request.files.getlist("photo") if f and f.filename]
+    raw = files[0].stream.read(_max_bytes() + 1) if files else b""
+    try:
+        photo, created = service.save_upload(user_id=current_user.id, client_id=data["client_id"],
+                                             area=data["area"], session_id=session_id, data=raw,
+                                             tz=current_user.timezone)
+    except PhotoRejected as rejected:
+        return _upload_error(rejected.message, rejected.status)
+    if not request.htmx:
+        return hx_redirect(url_for("photos.index", area=photo.area))
+    resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created,
+                                     stage_photos=service.photos_of(current_user.id)[:30],
+                                     **_capture_context(photo.area), **_timeline_context()))
+    return hx_trigger(resp, "photo-added") if created else resp
+
+
+def _owned(photo_id: int) -> Photo:
+    photo = service.own_photo(current_user.id, photo_id)
+    if photo is None:
+        abort(404)
+    return photo
+
+
+@bp.get("/photos/<int:photo_id>")
+@login_required
+def show(photo_id: int):
+    """One photo, large, with its date, session, and delete."""
+    photo = _owned(photo_id)
+    same_area = service.photos_of(current_user.id, photo.area)
+    stages = [s for s in service.stages_of(current_user.id) if s.photo_id == photo.id]
+    return render_page("photos/show.html", photo=photo, area_count=len(same_area), stages=stages)
+
+
+@bp.get("/photos/<int:photo_id>/<any(original, display, thumb):variant>.jpg")
+@login_required
+def file(photo_id: int, variant: str):
+    """The image itself, only to its owner, never cached by shared caches."""
+    photo = _owned(photo_id)
+    key = getattr(photo, VARIANTS[variant])
+    storage = get_storage()
+    if not storage.exists(key):
+        abort(404)
+    name = f"rollwise-{photo.area.replace('_', '-')}-{_local(photo.taken_at):%Y-%m-%d}.jpg"
+    resp = send_file(storage.open(key), mimetype="image/jpeg", etag=key, conditional=True,
+                     download_name=name, as_attachment=variant == "original", max_age=None)
+    # The owner's browser may keep it but must ask again, so a deleted photo stops showing.
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@bp.post("/photos/<int:photo_id>/delete")
+@login_required
+def delete(photo_id: int):
+    """Delete a photo and all its files, after the user confirmed on the photo page."""
+    photo = _owned(photo_id)
+    area = photo.area
+    service.delete_photo(photo)
+    resp = hx_redirect(url_for("photos.index", area=area, deleted=1))
+    return hx_trigger(resp, "photo-added")
+
+
+@bp.get("/photos/compare")
+@login_required
+def compare():
+    """Two photos of one area: side by side, slider and blink, with what happened in between."""
+    uid = current_user.id
+    groups = service.timeline(uid)
+    comparable = [g for g in groups if len(g.photos) >= 2]
+    area = request.args.get("area")
+    if area not in AREAS:
+        area = comparable[0].area if comparable else (groups[0].area if groups else None)
+    photos = service.photos_of(uid, area) if area else []
+    pair = service.default_pair(photos)
+    chosen = {}
+    for name in ("a", "b"):
+        raw = request.args.get(name, "")
+        if raw:
+            photo = service.own_photo(uid, int(raw)) if raw.isdigit() else None
+            if photo is None:
+                abort(404)
+            chosen[name] = photo
+    if chosen:
+        a = chosen.get("a") or (pair[0] if pair else None)
+        b = chosen.get("b") or (pair[1] if pair else None)
+        if a is None or b is None or a.area != b.area:
+            abort(404)
+        if a.id == b.id:  # "compare this photo" with the first one being this photo: use the latest other
+            others = [p for p in service.photos_of(uid, a.area) if p.id != a.id]
+            if not others:
+                abort(404)
+            a = others[-1]  # the oldest other photo of the area
+        area, photos = a.area, service.photos_of(uid, a.area)
+        pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
+    summary = service.between_summary(uid, pair[0].taken_at, pair[1].taken_at) if pair else None
+    gap_days = (pair[1].taken_at - pair[0].taken_at).days if pair else 0
+    return render_page("photos/compare.html", area=area, photos=photos, pair=pair, groups=groups,
+                       comparable=comparable, summary=summary, gap_days=gap_days,
+                       fair_days=service.FAIR_GAP.days)
+
+
+@bp.get("/photos/latest")
+@login_required
+def latest():
+    """Today's latest-photo card, refreshed after an upload or a delete."""
+    return render_page("photos/_latest.html")
+
+
+def _stages_response(status: int = 200, **form):
+    if not wants_partial():
+        if status == 200:
+            return hx_redirect(url_for("photos.index") + "#stages")
+        return render_page("photos/index.html", status=status, **_capture_context(), **_timeline_context(),
+                           **_stage_form_context(**form))
+    ctx = {**_timeline_context(), **_stage_form_context(**form)}
+    return render_page("photos/_stages.html", status=status, **ctx)
+
+
+@bp.post("/photos/stages")
+@login_required
+def add_stage():
+    """Record a stage on a standard scale, with its date and who assessed it."""
+    form = request.form.to_dict()
+    try:
+        data = StageSchema().load(form)
+    except ValidationError as err:
+        return _stages_response(422, errors=field_errors(err), values=form)
+    uid = current_user.id
+    if data["photo_id"] is not None and service.own_photo(uid, data["photo_id"]) is None:
+        abort(404)
+    exists = db.session.scalar(select(Stage).where(Stage.user_id == uid, Stage.client_id == data["client_id"]))
+    if exists is None:
+        db.session.add(Stage(user_id=uid, **data))
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same form sent twice at once: one stage
+            db.session.rollback()
+    resp = _stages_response()
+    return hx_trigger(resp, "stage-recorded")
+
+
+@bp.post("/photos/stages/<int:stage_id>/delete")
+@login_required
+def delete_stage(stage_id: int):
+    """Remove a recorded stage."""
+    stage = db.session.scalar(select(Stage).where(Stage.id == stage_id, Stage.user_id == current_user.id))
+    if stage is None:
+        abort(404)
+    db.session.delete(stage)
+    db.session.commit()
+    return _stages_response()

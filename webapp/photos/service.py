@@ -1,0 +1,181 @@
+"""Photo log logic: store an upload safely, build the timeline, pick a fair comparison."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.clock import utcnow
+from webapp.extensions import db
+from webapp.models import NeedlingSession, Photo, Stage
+from webapp.photos.imaging import PhotoRejected, process
+from webapp.rules import AREAS
+from webapp.storage import get_storage
+
+# Changes over less than about a month are mostly light, angle and hair length,
+# so the compare view pairs photos at least this far apart by default.
+FAIR_GAP = timedelta(weeks=4)
+
+# Scales as clinicians write them (Norwood-Hamilton with its a/vertex variants).
+SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "norwood": ("Norwood-Hamilton",
+                ("I", "II", "IIa", "III", "IIIa", "III vertex", "IV", "IVa", "V", "Va", "VI", "VII")),
+    "ludwig": ("Ludwig", ("I", "II", "III")),
+    "sinclair": ("Sinclair", ("1", "2", "3", "4", "5")),
+}
+ASSESSORS = {"self": "Self", "clinician": "Clinician"}
+
+
+def own_photo(user_id: int, photo_id: int) -> Photo | None:
+    return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.user_id == user_id))
+
+
+def own_session(user_id: int, session_id: int) -> NeedlingSession | None:
+    return db.session.scalar(select(NeedlingSession).where(
+        NeedlingSession.id == session_id, NeedlingSession.user_id == user_id,
+        NeedlingSession.deleted_at.is_(None)))
+
+
+def recent_sessions(user_id: int, limit: int = 10) -> list[NeedlingSession]:
+    return list(db.session.scalars(
+        select(NeedlingSession)
+        .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None))
+        .order_by(NeedlingSession.performed_at.desc()).limit(limit)))
+
+
+def photos_of(user_id: int, area: str | None = None) -> list[Photo]:
+    """The user's photos, newest first (optionally of one area)."""
+    query = select(Photo).where(Photo.user_id == user_id)
+    if area:
+        query = query.where(Photo.area == area)
+    return list(db.session.scalars(query.order_by(Photo.taken_at.desc(), Photo.id.desc())))
+
+
+def latest_photo(user_id: int) -> Photo | None:
+    return db.session.scalar(select(Photo).where(Photo.user_id == user_id)
+                             .order_by(Photo.created_at.desc(), Photo.id.desc()).limit(1))
+
+
+def last_by_area(user_id: int) -> dict[str, Photo]:
+    """The newest photo of each area: the camera's ghost for the next one."""
+    out: dict[str, Photo] = {}
+    for photo in photos_of(user_id):
+        out.setdefault(photo.area, photo)
+    return out
+
+
+@dataclass
+class AreaGroup:
+    area: str
+    label: str
+    photos: list[Photo]
+
+
+def timeline(user_id: int) -> list[AreaGroup]:
+    """Photos grouped by area (in the areas' usual order), newest first within each."""
+    groups: dict[str, list[Photo]] = {}
+    for photo in photos_of(user_id):
+        groups.setdefault(photo.area, []).append(photo)
+    return [AreaGroup(key, label, groups[key]) for key, label in AREAS.items() if key in groups]
+
+
+def stages_of(user_id: int) -> list[Stage]:
+    return list(db.session.scalars(select(Stage).where(Stage.user_id == user_id)
+                                   .order_by(Stage.assessed_on.desc(), Stage.id.desc())))
+
+
+def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | None,
+                data: bytes, tz: str) -> tuple[Photo, bool]:
+    """Store a processed photo; returns (photo, created). A repeated client_id returns the first photo.
+
+    Files are staged under temporary names, the row is committed, then the files
+    are published; any failure on the way removes the files and the row.
+    """
+    existing = db.session.scalar(select(Photo).where(Photo.user_id == user_id, Photo.client_id == client_id))
+    if existing:
+        return existing, False
+    if len(data) > current_app.config["PHOTO_MAX_BYTES"]:
+        limit_mb = current_app.config["PHOTO_MAX_BYTES"] // (1024 * 1024)
+        raise PhotoRejected(f"That photo is over {limit_mb} MB. Choose a smaller one and try again.", 413)
+    processed = process(data, tz)
+    now = utcnow()
+    taken_at = processed.taken_at if processed.taken_at and processed.taken_at <= now + timedelta(days=1) else now
+
+    storage = get_storage()
+    keys = {"original": storage.new_key(), "display": storage.new_key(), "thumb": storage.new_key()}
+    staged: list[str] = []
+    photo = Photo(user_id=user_id, client_id=client_id, area=area, session_id=session_id,
+                  taken_at=taken_at, original_key=keys["original"], display_key=keys["display"],
+                  thumb_key=keys["thumb"], width=processed.width, height=processed.height)
+    try:
+        for name, key in keys.items():
+            staged.append(key)
+            storage.stage(key, getattr(processed, name))
+        db.session.add(photo)
+        db.session.commit()
+    except IntegrityError:
+        # A double tap raced us: the other request stored this client_id first.
+        db.session.rollback()
+        for key in staged:
+            storage.discard(key)
+        winner = db.session.scalar(select(Photo).where(Photo.user_id == user_id, Photo.client_id == client_id))
+        if winner is None:
+            raise
+        return winner, False
+    except BaseException:
+        db.session.rollback()
+        for key in staged:
+            storage.discard(key)
+        raise
+    try:
+        for key in keys.values():
+            storage.publish(key)
+    except BaseException:
+        for key in keys.values():
+            storage.discard(key)
+        db.session.delete(photo)
+        db.session.commit()
+        raise
+    return photo, True
+
+
+def delete_photo(photo: Photo) -> None:
+    """Remove the row and every file of the photo; stages that pointed at it keep their record."""
+    keys = (photo.original_key, photo.display_key, photo.thumb_key)
+    db.session.delete(photo)
+    db.session.commit()
+    storage = get_storage()
+    for key in keys:
+        storage.delete(key)
+
+
+def default_pair(photos: list[Photo]) -> tuple[Photo, Photo] | None:
+    """The first photo and the latest one at least four weeks after it, else the two furthest apart."""
+    if len(photos) < 2:
+        return None
+    ordered = sorted(photos, key=lambda p: (p.taken_at, p.id))
+    first = ordered[0]
+    for candidate in reversed(ordered[1:]):
+        if candidate.taken_at - first.taken_at >= FAIR_GAP:
+            return first, candidate
+    return first, ordered[-1]
+
+
+def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
+    """What happened between two photos: the sessions, and minoxidil adherence.
+
+    ``adherence`` is None until the minoxidil feature provides it (wired at merge);
+    the compare view then says "not tracked yet".
+    """
+    if end < start:
+        start, end = end, start
+    sessions = list(db.session.scalars(
+        select(NeedlingSession)
+        .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
+               NeedlingSession.performed_at >= start, NeedlingSession.performed_at <= end)
+        .order_by(NeedlingSession.performed_at)))
+    return {"sessions": sessions, "adherence": None}
