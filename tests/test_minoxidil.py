@@ -10,6 +10,8 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from icalendar import Calendar
 from sqlalchemy import func, select
 
@@ -373,3 +375,25 @@ def test_settings_show_both_sections(auth_client):
     assert "Minoxidil routine" in text and "Reminders" in text
     assert "Send a test" in text and "Create a calendar feed" in text
     assert "Add to Home Screen" in text  # the iOS explanation (shown by JS outside standalone)
+
+
+# ---- odd input never 500s ------------------------------------------------------------------
+
+odd = st.one_of(st.text(max_size=80), st.sampled_from(
+    ["", "25:00", "24:00", "0", "-1", "99999999999999999999", "08:00", "\x00", "dose-20260310T0700Z",
+     "<script>", "2026-02-30", "NaN", "🧴" * 30]))
+FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FUZZ
+@given(data=st.data())
+def test_regimen_and_dose_forms_never_500(auth_client, data):
+    form = {k: data.draw(odd, label=k) for k in ("product", "amount", "doses_per_day", "time_1", "time_2",
+                                                  "time_3", "time_4", "start_date")}
+    resp = auth_client.post("/settings/minoxidil", data=form, headers=htmx())
+    assert resp.status_code in (200, 422)
+    dose = {k: data.draw(odd, label=k) for k in ("client_id", "slot", "view")}
+    assert auth_client.post("/minoxidil/doses", data=dose, headers=htmx()).status_code < 500
+    token = data.draw(odd, label="token")
+    assert auth_client.post("/minoxidil/push/action", json={"token": token, "action": "applied"},
+                            csrf=False).status_code in (403,)
