@@ -108,9 +108,9 @@ def test_undo_and_reminders_panel(page: Page, live_server):
     if page.device_name == "iPhone 14":
         # Safari outside the home screen can't subscribe: the page says what to do first.
         expect(panel.get_by_text("Add to Home Screen")).to_be_visible()
-        expect(panel.get_by_role("button", name="Turn on reminders on this phone")).to_be_hidden()
+        expect(panel.get_by_role("button", name="Turn on reminders")).to_be_hidden()
     else:
-        expect(panel.get_by_role("button", name="Turn on reminders on this phone")).to_be_visible()
+        expect(panel.get_by_role("button", name="Turn on reminders")).to_be_visible()
     panel.get_by_role("button", name="Create a calendar feed").click()
     expect(page.locator("#reminders").get_by_role("link", name="Add to my calendar")).to_have_attribute(
         "href", re.compile(r"^webcal://.+/calendar/.+\.ics$"))
