@@ -40,63 +40,72 @@ def set_routine(page: Page, start_date: str) -> None:
 def test_set_routine_tap_applied_see_adherence_then_hold_after_session(page: Page, live_server):
     live_server.clock.freeze(berlin(2026, 3, 10, 8, 5))
     email = register(page)
-    set_routine(page, "2026-03-09")
+    set_routine(page, "2026-03-10")
     check_page(page, "settings-minoxidil")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
     card = page.locator("#minoxidil-card")
     expect(card).to_contain_text("Due now")
     expect(card).to_contain_text("Morning dose")
-    # Yesterday's two doses were never logged: 7-day adherence starts at 0%.
-    expect(card.locator(".mx-adh")).to_contain_text("0%")
+    expect(card.locator(".mx-adh")).to_have_count(0)  # nothing to count yet
     check_page(page, "today-minoxidil-due")
 
     page.evaluate("window.__sameDocument = true")
     card.get_by_role("button", name="Applied").click()
     expect(card).to_contain_text("Logged.")
     expect(card.get_by_role("button", name="Undo")).to_be_visible()
-    expect(card.locator(".mx-adh")).to_contain_text("33%")  # 1 of 3
+    expect(card.locator(".mx-adh")).to_contain_text("100%")
     expect(card.locator(".mx-chip.is-taken")).to_contain_text("08:00")
     assert page.evaluate("window.__sameDocument") is True  # updated in place, no reload
     check_page(page, "today-minoxidil-applied")
 
-    # The adherence page shows the same numbers and the heatmap.
+    # Next morning: last night's dose was never logged, so 7-day adherence drops to 50%.
+    live_server.clock.freeze(berlin(2026, 3, 11, 8, 10))
+    page.reload()
+    card = page.locator("#minoxidil-card")
+    expect(card.locator(".mx-adh")).to_contain_text("50%")
+    expect(card).to_contain_text("Due now")
+
+    # The adherence page: backfill last night's dose from the history, adherence follows.
     card.get_by_role("link", name="History and adherence").click()
     expect(page.get_by_role("heading", name="Minoxidil", level=1)).to_be_visible()
-    expect(page.locator("#adherence-7")).to_have_text("33%")
+    expect(page.locator("#adherence-7")).to_have_text("50%")
     expect(page.locator("svg.mx-heatmap")).to_be_visible()
-    # Backfill yesterday evening's dose from the history: adherence goes up, the card follows.
-    row = page.locator(".mx-row", has_text="Mon 9 Mar").filter(has_text="20:00")
-    row.get_by_role("button", name=re.compile("I applied")).click()
-    expect(page.locator("#adherence-7")).to_have_text("67%")
-    expect(row.locator(".mx-pill.is-taken")).to_be_visible()
+    row = page.locator(".mx-row", has_text="Tue 10 Mar").filter(has_text="20:00")
+    expect(row.locator(".mx-pill")).to_have_text("Missed")
+    row.get_by_role("button", name=re.compile("I applied it")).click()
+    expect(page.locator("#adherence-7")).to_have_text("100%")
+    expect(row.locator(".mx-pill.is-taken")).to_contain_text("Applied Wed 08:10")
+    # The card on the same page refreshed too (dose-backfilled).
+    expect(page.locator("#minoxidil-card .mx-adh")).to_contain_text("100%")
     check_page(page, "minoxidil-page")
 
     # A 1.0 mm clinic session is logged (by the session log, built elsewhere): the card
-    # listens for "session-logged" and puts the next doses on hold with the reason.
+    # listens for "session-logged" and puts the open and next doses on hold with the reason.
     with live_server.app.app_context():
         user = db.session.scalar(select(User).where(User.email == email))
         db.session.add(NeedlingSession(user_id=user.id, client_id=str(uuid.uuid4()),
-                                       performed_at=berlin(2026, 3, 10, 9, 30), needle_mm=Decimal("1.0"),
+                                       performed_at=berlin(2026, 3, 11, 8, 20), needle_mm=Decimal("1.0"),
                                        location="clinic", areas=["crown"]))
         db.session.commit()
-    live_server.clock.freeze(berlin(2026, 3, 10, 9, 45))
-    page.get_by_role("link", name="Today").first.click()
+    live_server.clock.freeze(berlin(2026, 3, 11, 8, 30))
+    page.locator(".mx-back").click()
     expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
     page.evaluate("htmx.trigger(document.body, 'session-logged')")
     hold = page.locator("#minoxidil-card .mx-hold")
-    expect(hold).to_contain_text("On hold until Wed 09:30")
+    expect(hold).to_contain_text("On hold until Thu 08:20")
     expect(hold).to_contain_text("After your 1.0 mm session: minoxidil waits 24 h")
-    expect(hold).to_contain_text("Tue 20:00 · on hold")
     expect(hold).to_contain_text("Wed 08:00 · on hold")
-    expect(page.locator("#minoxidil-card .mx-chip.is-held")).to_contain_text("20:00")
+    expect(hold).to_contain_text("Wed 20:00 · on hold")
+    expect(hold).to_contain_text("Thu 08:00 · on hold")
+    expect(page.locator("#minoxidil-card").get_by_role("button", name="Applied")).to_have_count(0)
     check_page(page, "today-minoxidil-hold")
 
-    # Evening: nothing to apply while on hold.
-    live_server.clock.freeze(berlin(2026, 3, 10, 20, 5))
+    # Evening: still nothing to apply, and the held doses don't count as missed.
+    live_server.clock.freeze(berlin(2026, 3, 11, 20, 5))
     page.reload()
     expect(page.locator("#minoxidil-card")).not_to_contain_text("Due now")
-    expect(page.locator("#minoxidil-card").get_by_role("button", name="Applied")).to_have_count(0)
+    expect(page.locator("#minoxidil-card .mx-adh")).to_contain_text("100%")
 
 
 def test_undo_and_reminders_panel(page: Page, live_server):

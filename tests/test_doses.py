@@ -154,6 +154,29 @@ def test_adherence_and_forgiving_score():
     assert d.adherence(ss, now, 7).percent == 100
 
 
+def test_slots_from_before_the_routine_was_saved_are_unlogged_not_missed():
+    saved = at(2026, 3, 10, 12)
+    reg = d.Regimen(at(2026, 3, 9, 0), (time(8), time(20)), date(2026, 3, 9), created_at=saved)
+    now = at(2026, 3, 11, 9)
+    by_at = {s.at: s for s in d.build_slots([reg], BERLIN, at(2026, 3, 9, 0), now, now=now)}
+    assert by_at[at(2026, 3, 9, 8)].status == "unlogged"
+    assert by_at[at(2026, 3, 9, 20)].status == "unlogged"
+    assert by_at[at(2026, 3, 10, 8)].status == "missed"  # still open when the routine was saved
+    assert by_at[at(2026, 3, 10, 20)].status == "missed"
+    assert d.adherence(by_at.values(), now, 7).counted == 2
+    assert d.can_backfill(by_at[at(2026, 3, 9, 8)], now)
+
+
+def test_a_dose_still_open_when_a_session_starts_goes_on_hold():
+    holds = d.holds_from([(at(2026, 3, 10, 9, 30), Decimal("1.0"))], [])
+    before = at(2026, 3, 10, 9, 0)
+    assert d.due_slot(slots(before, holds=holds), before).at == at(2026, 3, 10, 8)
+    after = at(2026, 3, 10, 9, 45)
+    by_at = {s.at: s for s in slots(after, holds=holds)}
+    assert by_at[at(2026, 3, 10, 8)].status == "held"
+    assert d.due_slot(list(by_at.values()), after) is None
+
+
 @pytest.mark.parametrize("bad", ["25:00", "24:00", "8pm", "", "12:60", "-1:00", "１２:００"])
 def test_bad_times_are_refused(bad):
     with pytest.raises(ValueError):

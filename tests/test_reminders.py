@@ -54,6 +54,8 @@ class MockPushService:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 service.requests.append({"path": self.path, "headers": headers, "body": body})
                 status = 410 if self.path.startswith("/gone") else 404 if self.path.startswith("/missing") else 201
+                if self.path.startswith("/flaky") and len(service.requests) == 1:
+                    status = 503  # the push service is down for the first request
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -267,6 +269,22 @@ def test_snooze_reminds_again_in_30_minutes_unless_logged(app, clock, phone, pus
     assert reminders.run_pass() == 0
     assert len(push_service.requests) == 2
     assert {s.status for s in sends(attempt=2)} == {"skipped"}
+
+
+def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service):
+    b = Browser(push_service.url + "/flaky/1")
+    db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
+    db.session.commit()
+    clock.set(berlin(2026, 3, 10, 8, 0))
+    assert reminders.run_pass() == 0
+    [send] = sends()
+    assert send.status == "pending" and "503" in send.error
+    clock.advance(minutes=5)
+    assert reminders.run_pass() == 1
+    assert [r["headers"]["topic"] for r in push_service.requests] == ["dose-20260310T0700Z"] * 2
+    assert sends()[0].status == "sent"
+    clock.advance(minutes=10)
+    assert reminders.run_pass() == 0
 
 
 def test_expired_subscriptions_are_dropped(clock, routine, push_service, phone):

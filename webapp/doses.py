@@ -65,6 +65,9 @@ class Regimen:
     times: tuple[time, ...]
     start_date: date
     paused: bool = False
+    # When the user saved this version: an unlogged slot from before that moment is
+    # "unlogged" (unknown), not "missed" (the app wasn't tracking yet).
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -74,8 +77,11 @@ class Hold:
     reason: str
     kind: str = "session"  # session | symptom
 
-    def covers(self, at: datetime) -> bool:
-        return self.start <= at and (self.end is None or at < self.end)
+    def covers(self, at: datetime, until: datetime | None = None) -> bool:
+        """Whether the hold touches a slot open from ``at`` until ``until`` (the next slot):
+        a dose still open when a session starts can't be applied after it either."""
+        until = until or at + timedelta(seconds=1)
+        return self.start < until and (self.end is None or at < self.end)
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Slot:
     at: datetime  # aware UTC
     local: datetime  # the same instant in the user's zone
     next_at: datetime  # when the next slot is due, i.e. when this one turns missed
-    status: str  # upcoming | due | taken | missed | held
+    status: str  # upcoming | due | taken | missed | held | unlogged
     dose: Dose | None = None
     hold: Hold | None = None
 
@@ -168,6 +174,7 @@ def build_slots(versions: Sequence[Regimen], tz: str, start: datetime, end: date
     """Slots due in [start, end) with their status at ``now``."""
     # Look two days past the end so the last slot knows when it turns missed.
     times = scheduled_times(versions, tz, start, end + timedelta(days=2))
+    ordered = sorted(versions, key=lambda v: v.effective_from)
     by_slot = {d.slot_at: d for d in doses}
     holds = list(holds)
     zone = ZoneInfo(tz)
@@ -177,13 +184,16 @@ def build_slots(versions: Sequence[Regimen], tz: str, start: datetime, end: date
             break
         next_at = times[i + 1] if i + 1 < len(times) else at + timedelta(hours=24)
         dose = by_slot.get(at)
-        hold = next((h for h in holds if h.covers(at)), None)
+        hold = next((h for h in holds if h.covers(at, next_at)), None)
         if dose is not None:
             status = "taken"
-        elif hold is not None:
+        elif hold is not None and hold.start <= now:
+            status = "held"
+        elif hold is not None and hold.covers(at):
             status = "held"
         elif now >= next_at:
-            status = "missed"
+            version = _governing(ordered, at)
+            status = "unlogged" if version and version.created_at and next_at <= version.created_at else "missed"
         elif now >= at:
             status = "due"
         else:
@@ -220,7 +230,7 @@ def remindable(slot: Slot, now: datetime) -> bool:
 
 def can_backfill(slot: Slot, now: datetime) -> bool:
     """A past slot without a dose can be logged later from the history (not a held one)."""
-    return slot.status in ("missed", "due") and slot.at <= now
+    return slot.status in ("missed", "due", "unlogged") and slot.at <= now
 
 
 @dataclass(frozen=True)
@@ -260,6 +270,7 @@ class Day:
     day: date
     taken: int = 0
     missed: int = 0
+    unlogged: int = 0
     held: int = 0
     open: int = 0  # due or upcoming
     slots: tuple[Slot, ...] = field(default=())
@@ -289,6 +300,7 @@ def days_summary(slots: Iterable[Slot], first: date, last: date) -> list[Day]:
         out.append(Day(day=d, taken=sum(s.status == "taken" for s in ss),
                        missed=sum(s.status == "missed" for s in ss),
                        held=sum(s.status == "held" for s in ss),
+                       unlogged=sum(s.status == "unlogged" for s in ss),
                        open=sum(s.status in ("due", "upcoming") for s in ss), slots=tuple(ss)))
         d += timedelta(days=1)
     return out

@@ -33,6 +33,7 @@ from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
 
 CLAIM_LEASE = timedelta(minutes=1)
 SNOOZE = timedelta(minutes=30)
+RETRY = timedelta(minutes=5)
 PUSH_TTL = int(d.REMIND_WINDOW.total_seconds())
 ACTION_MAX_AGE = 3 * 24 * 3600
 ACTION_SALT = "rollwise-push-action"
@@ -219,8 +220,13 @@ def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend]
             if on_claimed is not None:
                 on_claimed(send)
             delivered, error = deliver(user, reminder_payload(user, slot, send, due_count), slot.key, now)
-            send.status = "sent" if delivered else "failed"
-            send.sent_at = now if delivered else None
+            if delivered:
+                send.status, send.sent_at = "sent", now
+            elif error and now + RETRY <= slot.at + d.REMIND_WINDOW:
+                # The push service was unreachable or refused: try again shortly rather than lose it.
+                send.status, send.due_at, send.claimed_at = "pending", now + RETRY, None
+            else:
+                send.status = "failed"
             send.error = error
             db.session.commit()
             sent += delivered > 0

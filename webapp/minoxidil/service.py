@@ -44,7 +44,7 @@ def current_regimen(user_id: int, now: datetime) -> MinoxidilRegimen | None:
 
 def versions(rows: list[MinoxidilRegimen]) -> list[d.Regimen]:
     return [d.Regimen(effective_from=r.effective_from, times=tuple(d.parse_time(t) for t in r.times),
-                      start_date=r.start_date, paused=r.paused) for r in rows]
+                      start_date=r.start_date, paused=r.paused, created_at=r.created_at) for r in rows]
 
 
 def holds_for(user_id: int, since: datetime) -> list[d.Hold]:
