@@ -12,6 +12,7 @@ shown notification instead of adding a second one.
 from __future__ import annotations
 
 import json
+import os
 import time as _time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -47,20 +48,35 @@ def vapid(app: Flask | None = None) -> Vapid:
     cached = app.extensions.get("rollwise_vapid")
     if cached is not None:
         return cached
-    pem = app.config.get("VAPID_PRIVATE_KEY")
+    # Platforms with a read-only or ephemeral disk set VAPID_PRIVATE_KEY (PEM or base64url DER).
+    pem = app.config.get("VAPID_PRIVATE_KEY") or os.environ.get("VAPID_PRIVATE_KEY")
     if pem:
         key = Vapid.from_pem(pem.encode()) if "BEGIN" in pem else Vapid.from_string(pem)
     else:
         path = Path(app.instance_path) / "vapid_private.pem"
         if not path.exists():
-            key = Vapid()
-            key.generate_keys()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(key.private_pem())
-            path.chmod(0o600)
+            _create_key_file(path)
         key = Vapid.from_file(str(path))
     app.extensions["rollwise_vapid"] = key
     return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key pair atomically: the web workers and the clock process may all start
+    at once, and every one of them must end up with the same key (first writer wins)."""
+    key = Vapid()
+    key.generate_keys()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private_pem())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def application_server_key(app: Flask | None = None) -> str:
@@ -108,7 +124,8 @@ def send_push(sub: PushSubscription, payload: dict, topic: str) -> None:
             data=json.dumps(payload),
             vapid_private_key=vapid(),
             # A fresh dict per send: pywebpush writes aud and exp into it.
-            vapid_claims={"sub": cfg.get("VAPID_SUBJECT") or "mailto:reminders@rollwise.app"},
+            vapid_claims={"sub": cfg.get("VAPID_SUBJECT") or os.environ.get("VAPID_SUBJECT")
+                          or "mailto:reminders@rollwise.app"},
             headers={"Topic": topic, "Urgency": "high"},
             ttl=PUSH_TTL,
             timeout=10,
