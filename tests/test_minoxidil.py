@@ -144,6 +144,7 @@ def test_regimen_change_applies_from_the_next_slot(auth_client, clock):
     ({"doses_per_day": "many"}, "doses_per_day", "Choose 1 to 4 doses a day"),
     ({"product": "cola"}, "product", "Choose one of the products"),
     ({"start_date": "yesterday"}, "start_date", "Enter the start date"),
+    ({"start_date": "1999-01-01"}, "start_date", "within a year of today"),
 ])
 def test_bad_regimen_input_gets_a_clear_message_and_keeps_the_values(auth_client, over, field, message):
     resp = set_regimen(auth_client, **over)

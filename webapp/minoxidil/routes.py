@@ -206,13 +206,16 @@ def _settings_section(name: str, status: int = 200, **kw):
 def save_regimen():
     """Save the regimen; the change applies from the next slot, past logs stay as they were."""
     form = request.form.to_dict()
+    now = utcnow()
+    today = local(now, current_user.timezone).date()
     try:
         data = RegimenSchema().load(form)
+        if abs((data["start_date"] - today).days) > 366:
+            raise ValidationError({"start_date": ["Pick a start date within a year of today."]})
     except ValidationError as err:
-        values = regimen_values(service.current_regimen(current_user.id, utcnow()))
+        values = regimen_values(service.current_regimen(current_user.id, now))
         values.update({k: v for k, v in form.items() if k in values})
         return _settings_section("minoxidil", 422, errors=field_errors(err), values=values)
-    now = utcnow()
     rows = service.regimen_rows(current_user.id)
     effective = d.change_effective_from(service.versions(rows), current_user.timezone, now)
     if not rows:
