@@ -54,8 +54,7 @@ def card():
 
 
 def _history_context() -> dict[str, Any]:
-    return {"page": service.page_view(current_user, utcnow()), "backfill_id": str(uuid.uuid4()),
-            "now": utcnow()}
+    return {"page": service.page_view(current_user, utcnow())}
 
 
 @bp.get("/minoxidil/history")
