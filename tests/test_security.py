@@ -14,7 +14,7 @@ from webapp.extensions import db, limiter
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Writes that prove who is calling some other way than the session cookie
 # (signed per-user tokens); they must refuse a missing token just the same.
-CSRF_EXEMPT_PREFIXES = ("/api/", "/push/action", "/calendar/")
+CSRF_EXEMPT_PREFIXES = ("/api/", "/minoxidil/push/action")
 
 
 @pytest.fixture
@@ -86,6 +86,14 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_clien
             assert "This form has expired" in text_of(resp)
             checked.append(url)
     assert "/logout" in checked and "/settings/password" in checked
+
+
+def test_token_authenticated_writes_refuse_requests_without_their_token(app, client, auth_client):
+    # The push action carries a signed, slot-bound token instead of the session's CSRF token.
+    for c in (client, auth_client):
+        assert c.post("/minoxidil/push/action", json={"action": "applied"}, csrf=False).status_code in (400, 403)
+        assert c.post("/minoxidil/push/action", json={"action": "applied", "token": "forged"},
+                      csrf=False).status_code in (400, 403)
 
 
 def test_security_headers_on_every_get_route(app, auth_client):

@@ -1,0 +1,218 @@
+"""Minoxidil: loading a user's regimen, doses and holds, and the views built from them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from webapp import doses as d
+from webapp.extensions import db
+from webapp.models import (
+    CalendarToken,
+    DoseLog,
+    MinoxidilRegimen,
+    NeedlingSession,
+    PushSubscription,
+    ReminderSend,
+    Symptom,
+    User,
+)
+
+HISTORY_DAYS = 7
+HEATMAP_WEEKS = 5
+
+
+def regimen_rows(user_id: int) -> list[MinoxidilRegimen]:
+    """The versions in force, oldest first. A later edit supersedes any earlier-made
+    version that would only have started at or after the edit's own start."""
+    kept: list[MinoxidilRegimen] = []
+    for row in db.session.scalars(select(MinoxidilRegimen).where(MinoxidilRegimen.user_id == user_id)
+                                  .order_by(MinoxidilRegimen.id)):
+        kept = [k for k in kept if k.effective_from < row.effective_from] + [row]
+    return kept
+
+
+def current_regimen(user_id: int, now: datetime) -> MinoxidilRegimen | None:
+    """The latest version (a change made now applies from the next slot)."""
+    rows = regimen_rows(user_id)
+    return rows[-1] if rows else None
+
+
+def versions(rows: list[MinoxidilRegimen]) -> list[d.Regimen]:
+    return [d.Regimen(effective_from=r.effective_from, times=tuple(d.parse_time(t) for t in r.times),
+                      start_date=r.start_date, paused=r.paused, created_at=r.created_at) for r in rows]
+
+
+def holds_for(user_id: int, since: datetime) -> list[d.Hold]:
+    """Holds that may touch slots after ``since``: live sessions within 3 days before it, and
+    symptoms not resolved before it."""
+    sessions = db.session.execute(
+        select(NeedlingSession.performed_at, NeedlingSession.needle_mm).where(
+            NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
+            NeedlingSession.performed_at >= since - timedelta(days=3))).all()
+    symptoms = db.session.execute(
+        select(Symptom.started_at, Symptom.resolved_at, Symptom.kind).where(
+            Symptom.user_id == user_id,
+            or_(Symptom.resolved_at.is_(None), Symptom.resolved_at > since))).all()
+    return d.holds_from([(s.performed_at, s.needle_mm) for s in sessions],
+                        [(s.started_at, s.resolved_at, s.kind) for s in symptoms])
+
+
+def dose_rows(user_id: int, start: datetime, end: datetime) -> list[DoseLog]:
+    return list(db.session.scalars(select(DoseLog).where(
+        DoseLog.user_id == user_id, DoseLog.slot_at >= start, DoseLog.slot_at < end)))
+
+
+def slots_for(user: User, start: datetime, end: datetime, now: datetime,
+              rows: list[MinoxidilRegimen] | None = None) -> list[d.Slot]:
+    rows = regimen_rows(user.id) if rows is None else rows
+    if not rows:
+        return []
+    doses = [d.Dose(r.slot_at, r.applied_at, r.id) for r in dose_rows(user.id, start, end)]
+    return d.build_slots(versions(rows), user.timezone, start, end, doses=doses,
+                         holds=holds_for(user.id, start), now=now)
+
+
+def local_midnight(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+@dataclass
+class CardView:
+    regimen: MinoxidilRegimen | None
+    today: list[d.Slot]
+    due: d.Slot | None
+    next_slot: d.Slot | None
+    held_upcoming: list[d.Slot]
+    just_logged: DoseLog | None
+    adherence_7: d.Adherence
+    skip_advised: bool
+    due_count: int
+    now_local: datetime
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.regimen and self.regimen.paused)
+
+
+def card_view(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
+    rows = regimen_rows(user.id)
+    zone = ZoneInfo(user.timezone)
+    today = now.astimezone(zone).date()
+    start = min(local_midnight(today, user.timezone), now - timedelta(days=8))
+    end = now + timedelta(days=3)
+    slots = slots_for(user, start, end, now, rows)
+    due = d.due_slot(slots, now)
+    future = [s for s in slots if s.at > now]
+    next_slot = next((s for s in future if s is not due and s.status != "held"), None)
+    held_upcoming = [s for s in slots if s.status == "held" and s.next_at > now][:4]
+    todays = [s for s in slots if s.local.date() == today]
+    return CardView(
+        regimen=rows[-1] if rows else None, today=todays, due=due, next_slot=next_slot,
+        held_upcoming=held_upcoming, just_logged=just_logged,
+        adherence_7=d.adherence(slots, now, 7),
+        skip_advised=bool(due and d.skip_advised(due, now)),
+        due_count=1 if due is not None and due.at <= now else 0,
+        now_local=now.astimezone(zone))
+
+
+@dataclass
+class PageView:
+    history: list[d.Slot]
+    adherence_7: d.Adherence
+    adherence_30: d.Adherence
+    score: int | None
+    heatmap: list[list[d.Day | None]]
+    has_regimen: bool
+
+
+def page_view(user: User, now: datetime) -> PageView:
+    rows = regimen_rows(user.id)
+    zone = ZoneInfo(user.timezone)
+    today = now.astimezone(zone).date()
+    # Whole weeks, Monday first, ending with this week.
+    last = today + timedelta(days=6 - today.weekday())
+    first = last - timedelta(days=7 * HEATMAP_WEEKS - 1)
+    start = min(local_midnight(first, user.timezone), now - timedelta(days=31))
+    slots = slots_for(user, start, now + timedelta(days=1), now, rows)
+    history = [s for s in slots if s.at <= now and s.at > now - timedelta(days=HISTORY_DAYS)]
+    history.reverse()
+    days = d.days_summary(slots, first, last)
+    weeks = [[day if day.day <= today else None for day in days[i:i + 7]] for i in range(0, len(days), 7)]
+    return PageView(history=history, adherence_7=d.adherence(slots, now, 7),
+                    adherence_30=d.adherence(slots, now, 30), score=d.routine_score(slots, now),
+                    heatmap=weeks, has_regimen=bool(rows))
+
+
+def find_slot(user: User, at: datetime, now: datetime) -> d.Slot | None:
+    """The scheduled slot at exactly ``at`` (from the user's own schedule), if there is one."""
+    slots = slots_for(user, at - timedelta(hours=1), at + timedelta(hours=1), now)
+    return next((s for s in slots if s.at == at), None)
+
+
+# ---- calendar token -------------------------------------------------------------
+
+def active_calendar_token(user_id: int) -> CalendarToken | None:
+    return db.session.scalar(select(CalendarToken).where(
+        CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None)))
+
+
+def calendar_token_by_secret(secret: str) -> CalendarToken | None:
+    """A live token for the feed; revoked, replaced or unknown secrets find nothing."""
+    if not secret or len(secret) > 64:
+        return None
+    return db.session.scalar(select(CalendarToken).where(
+        CalendarToken.token == secret, CalendarToken.revoked_at.is_(None)))
+
+
+def new_calendar_token(user_id: int, now: datetime) -> CalendarToken:
+    old = active_calendar_token(user_id)
+    if old is not None:
+        old.revoked_at = now
+    token = CalendarToken(user_id=user_id, token=secrets.token_urlsafe(24), created_at=now)
+    db.session.add(token)
+    db.session.commit()
+    return token
+
+
+# ---- the reminders health panel ----------------------------------------------
+
+QUIET_AFTER = timedelta(days=3)
+
+
+@dataclass
+class ReminderHealth:
+    subscriptions: int
+    last_sent: datetime | None
+    last_acknowledged: datetime | None
+    calendar_fetched: datetime | None
+    last_in_app: datetime | None
+    quiet: bool  # pushes sent for 3 days with no acknowledgement
+
+
+def reminder_health(user_id: int, now: datetime) -> ReminderHealth:
+    subs = db.session.scalar(select(db.func.count()).select_from(PushSubscription)
+                             .where(PushSubscription.user_id == user_id)) or 0
+    last_sent = db.session.scalar(select(db.func.max(ReminderSend.sent_at)).where(
+        ReminderSend.user_id == user_id, ReminderSend.channel == "push"))
+    last_ack = db.session.scalar(select(db.func.max(ReminderSend.acknowledged_at)).where(
+        ReminderSend.user_id == user_id))
+    first_unacked = db.session.scalar(select(db.func.min(ReminderSend.sent_at)).where(
+        ReminderSend.user_id == user_id, ReminderSend.channel == "push",
+        ReminderSend.status == "sent",
+        *([ReminderSend.sent_at > last_ack] if last_ack else [])))
+    token = active_calendar_token(user_id)
+    last_in_app = db.session.scalar(select(db.func.max(DoseLog.created_at)).where(
+        DoseLog.user_id == user_id, DoseLog.source.in_(("app", "backfill"))))
+    def aware(v):
+        return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
+
+    first_unacked = aware(first_unacked)
+    quiet = bool(first_unacked is not None and now - first_unacked >= QUIET_AFTER)
+    return ReminderHealth(subscriptions=subs, last_sent=aware(last_sent), last_acknowledged=aware(last_ack),
+                          calendar_fetched=token.last_fetched_at if token else None,
+                          last_in_app=aware(last_in_app), quiet=quiet)

@@ -1,0 +1,95 @@
+"""Minoxidil: the regimen (with its history), dose logs, push subscriptions,
+reminder sends and the private calendar token."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from webapp.clock import utcnow
+from webapp.extensions import db
+from webapp.models.types import UTCDateTime
+
+
+class MinoxidilRegimen(db.Model):
+    """One version of the user's regimen. A change adds a version effective from
+    that moment, so past slots keep the regimen they were scheduled under."""
+
+    __tablename__ = "minoxidil_regimens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    product: Mapped[str] = mapped_column(String(24))  # solution_5 | foam_5 | solution_2 | other
+    amount: Mapped[str] = mapped_column(String(40))
+    times: Mapped[list[str]] = mapped_column(JSON)  # ["08:00", "20:00"], local to the user's zone
+    start_date: Mapped[date] = mapped_column(Date)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DoseLog(db.Model):
+    """One applied dose, credited to the slot it belongs to (not to the tap's time)."""
+
+    __tablename__ = "minoxidil_doses"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"), UniqueConstraint("user_id", "slot_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Made per form (or by the offline queue), so a replay never logs a second dose.
+    client_id: Mapped[str] = mapped_column(String(64))
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16), default="app")  # app | push | backfill
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PushSubscription(db.Model):
+    """A browser's Web Push endpoint; dropped when the push service says 404/410."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    endpoint: Mapped[str] = mapped_column(String(2048), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(200))
+    auth: Mapped[str] = mapped_column(String(100))
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReminderSend(db.Model):
+    """One reminder for one slot on one channel, claimed in the database before it
+    is sent and marked after, so a crash in between neither loses nor doubles it."""
+
+    __tablename__ = "reminder_sends"
+    __table_args__ = (UniqueConstraint("user_id", "slot_at", "channel", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))  # push | test
+    attempt: Mapped[int] = mapped_column(Integer, default=0)  # 0 = on time, 1.. = after a snooze
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | claimed | sent | failed | skipped
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarToken(db.Model):
+    """The secret in the private calendar feed's address; revoked tokens answer 404."""
+
+    __tablename__ = "calendar_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,312 @@
+"""Reminders: due slots -> Web Push, sent exactly once by the `clock` process.
+
+A web app cannot schedule a local notification (Notification Triggers never
+shipped), so the server sends them. Each reminder is claimed in the database
+(unique per user, slot, channel and attempt) and committed BEFORE the push is
+sent, then marked sent AFTER. A claim left behind by a crash is retried once its
+lease has run out; the push's Topic header and the notification's tag are the
+slot, so even a retry after a crash that happened after delivery replaces the
+shown notification instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time as _time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from py_vapid import Vapid
+from py_vapid.utils import b64urlencode
+from pywebpush import WebPushException, webpush
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp import doses as d
+from webapp.clock import utcnow
+from webapp.extensions import db
+from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
+
+CLAIM_LEASE = timedelta(minutes=1)
+SNOOZE = timedelta(minutes=30)
+RETRY = timedelta(minutes=5)
+PUSH_TTL = int(d.REMIND_WINDOW.total_seconds())
+ACTION_MAX_AGE = 3 * 24 * 3600
+ACTION_SALT = "rollwise-push-action"
+
+
+# ---- VAPID keys ---------------------------------------------------------------
+
+def vapid(app: Flask | None = None) -> Vapid:
+    """The app's VAPID key pair, generated into instance/vapid_private.pem on first use."""
+    app = app or current_app
+    cached = app.extensions.get("rollwise_vapid")
+    if cached is not None:
+        return cached
+    # Platforms with a read-only or ephemeral disk set VAPID_PRIVATE_KEY (PEM or base64url DER).
+    pem = app.config.get("VAPID_PRIVATE_KEY") or os.environ.get("VAPID_PRIVATE_KEY")
+    if pem:
+        key = Vapid.from_pem(pem.encode()) if "BEGIN" in pem else Vapid.from_string(pem)
+    else:
+        path = Path(app.instance_path) / "vapid_private.pem"
+        if not path.exists():
+            _create_key_file(path)
+        key = Vapid.from_file(str(path))
+    app.extensions["rollwise_vapid"] = key
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key pair atomically: the web workers and the clock process may all start
+    at once, and every one of them must end up with the same key (first writer wins)."""
+    key = Vapid()
+    key.generate_keys()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.private_pem())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def application_server_key(app: Flask | None = None) -> str:
+    """The public key the browser needs for pushManager.subscribe (base64url, raw point)."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = vapid(app).public_key.public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.UncompressedPoint)
+    return b64urlencode(raw)
+
+
+# ---- action tokens (the service worker's CSRF-safe proof) -----------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt=ACTION_SALT)
+
+
+def action_token(user_id: int, slot_key: str, send_id: int | None) -> str:
+    """Signed and bound to one user's one slot: the notification's buttons carry it."""
+    return _serializer().dumps({"u": user_id, "s": slot_key, "r": send_id})
+
+
+def read_action_token(token: str) -> dict | None:
+    try:
+        data = _serializer().loads(token, max_age=ACTION_MAX_AGE)
+    except (BadSignature, TypeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("s"), str):
+        return None
+    return data
+
+
+# ---- sending ---------------------------------------------------------------------
+
+class PushGone(Exception):
+    """The push service says this subscription no longer exists (404/410)."""
+
+
+def send_push(sub: PushSubscription, payload: dict, topic: str) -> None:
+    """Encrypt (aes128gcm) and send one push with a VAPID signature; raise PushGone on 404/410."""
+    cfg = current_app.config
+    try:
+        webpush(
+            subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
+            data=json.dumps(payload),
+            vapid_private_key=vapid(),
+            # A fresh dict per send: pywebpush writes aud and exp into it.
+            vapid_claims={"sub": cfg.get("VAPID_SUBJECT") or os.environ.get("VAPID_SUBJECT")
+                          or "mailto:reminders@rollwise.app"},
+            headers={"Topic": topic, "Urgency": "high"},
+            ttl=PUSH_TTL,
+            timeout=10,
+        )
+    except WebPushException as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status in (404, 410):
+            raise PushGone(str(status)) from exc
+        raise
+
+
+def reminder_payload(user: User, slot: d.Slot, send: ReminderSend, due_count: int) -> dict:
+    label = slot.local.strftime("%H:%M")
+    return {
+        "title": f"Minoxidil: {slot.name.lower()} dose",
+        "body": f"Your {label} dose is due. Tap Applied once it's on.",
+        "tag": slot.key,
+        "slot": slot.key,
+        "token": action_token(user.id, slot.key, send.id),
+        "url": "/",
+        "badge": due_count,
+    }
+
+
+def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, str | None]:
+    """Send to every subscription of the user; drop expired ones. Returns (delivered, last error)."""
+    delivered, error = 0, None
+    subs = list(db.session.scalars(select(PushSubscription).where(PushSubscription.user_id == user.id)))
+    for sub in subs:
+        try:
+            send_push(sub, payload, topic)
+        except PushGone:
+            db.session.delete(sub)
+        except Exception as exc:  # network trouble, a push service refusing: keep the row, say why
+            sub.last_error = str(exc)[:500]
+            error = sub.last_error
+        else:
+            sub.last_success_at = now
+            sub.last_error = None
+            delivered += 1
+    db.session.commit()
+    return delivered, error
+
+
+def _claim_new(user: User, slot: d.Slot, now: datetime) -> ReminderSend | None:
+    """Insert the attempt-0 row for this slot; None if it already exists (sent or claimed before)."""
+    send = ReminderSend(user_id=user.id, slot_at=slot.at, channel="push", attempt=0,
+                        status="claimed", due_at=slot.at, claimed_at=now)
+    db.session.add(send)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    return send
+
+
+def _reclaim(send: ReminderSend, now: datetime) -> bool:
+    """Take over a pending row or a stale claim, atomically (only one sender wins)."""
+    old = send.claimed_at
+    cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]
+    cond.append(ReminderSend.claimed_at.is_(None) if old is None else ReminderSend.claimed_at == old)
+    res = db.session.execute(update(ReminderSend).where(*cond).values(status="claimed", claimed_at=now))
+    db.session.commit()
+    db.session.refresh(send)
+    return res.rowcount == 1
+
+
+def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend], None] | None = None) -> int:
+    """One pass of the sender: remind every slot that is due now, exactly once.
+
+    ``on_claimed`` runs between the claim and the send (tests use it to kill the sender there).
+    Returns how many reminders were sent.
+    """
+    from webapp.minoxidil.service import slots_for
+
+    now = now or utcnow()
+    sent = 0
+    user_ids = db.session.scalars(
+        select(PushSubscription.user_id).distinct()
+        .where(PushSubscription.user_id.in_(select(MinoxidilRegimen.user_id)))).all()
+    for user_id in user_ids:
+        user = db.session.get(User, user_id)
+        slots = slots_for(user, now - timedelta(days=1), now + timedelta(hours=2), now)
+        by_at = {s.at: s for s in slots}
+        work: list[tuple[ReminderSend, d.Slot]] = []
+        # 1. Rows waiting: snoozes whose time has come, and claims left by a crashed sender.
+        waiting = db.session.scalars(select(ReminderSend).where(
+            ReminderSend.user_id == user.id, ReminderSend.channel == "push",
+            ReminderSend.status.in_(("pending", "claimed")), ReminderSend.due_at <= now)).all()
+        for send in waiting:
+            slot = by_at.get(send.slot_at)
+            if send.status == "claimed" and send.claimed_at and now - send.claimed_at < CLAIM_LEASE:
+                continue  # another pass is working on it
+            if slot is None or slot.status != "due":
+                send.status = "skipped"  # logged, held or missed meanwhile: never remind it
+                db.session.commit()
+                continue
+            if _reclaim(send, now):
+                work.append((send, slot))
+        # 2. Slots that became due: claim the first reminder for each.
+        for slot in slots:
+            if d.remindable(slot, now):
+                send = _claim_new(user, slot, now)
+                if send is not None:
+                    work.append((send, slot))
+        due_count = sum(1 for s in slots if s.status == "due")
+        for send, slot in work:
+            if on_claimed is not None:
+                on_claimed(send)
+            delivered, error = deliver(user, reminder_payload(user, slot, send, due_count), slot.key, now)
+            if delivered:
+                send.status, send.sent_at = "sent", now
+            elif error and now + RETRY <= slot.at + d.REMIND_WINDOW:
+                # The push service was unreachable or refused: try again shortly rather than lose it.
+                send.status, send.due_at, send.claimed_at = "pending", now + RETRY, None
+            else:
+                send.status = "failed"
+            send.error = error
+            db.session.commit()
+            sent += delivered > 0
+    return sent
+
+
+def snooze(send: ReminderSend, now: datetime) -> ReminderSend:
+    """Remind the same slot again in 30 minutes (a new attempt row, picked up by the sender)."""
+    attempt = (db.session.scalar(select(db.func.max(ReminderSend.attempt)).where(
+        ReminderSend.user_id == send.user_id, ReminderSend.slot_at == send.slot_at,
+        ReminderSend.channel == "push")) or 0) + 1
+    again = ReminderSend(user_id=send.user_id, slot_at=send.slot_at, channel="push", attempt=attempt,
+                         status="pending", due_at=now + SNOOZE)
+    db.session.add(again)
+    db.session.commit()
+    return again
+
+
+def send_test(user: User, now: datetime) -> tuple[int, str | None]:
+    """The Settings "Send a test" button: one push to each of the user's subscriptions."""
+    send = ReminderSend(user_id=user.id, slot_at=now.replace(microsecond=0), channel="test", attempt=0,
+                        status="claimed", due_at=now, claimed_at=now)
+    db.session.add(send)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return 0, "A test was just sent. Wait a moment and try again."
+    key = "test-" + now.strftime("%Y%m%dT%H%M%S")
+    payload = {"title": "Rollwise test reminder", "body": "Reminders reach this phone. Tap to open Today.",
+               "tag": key, "slot": key, "token": action_token(user.id, key, send.id), "url": "/", "badge": 0,
+               "test": True}
+    delivered, error = deliver(user, payload, key, now)
+    send.status = "sent" if delivered else "failed"
+    send.sent_at = now if delivered else None
+    send.error = error
+    db.session.commit()
+    return delivered, error
+
+
+# ---- the clock process --------------------------------------------------------------
+
+def init_app(app: Flask) -> None:
+    @app.cli.group()
+    def reminders():
+        """The reminder sender (the Procfile's clock process)."""
+
+    @reminders.command("run")
+    @click.option("--once", is_flag=True, help="Do one pass and exit.")
+    @click.option("--interval", default=30, show_default=True, help="Seconds between passes.")
+    def run_command(once: bool, interval: int):
+        """Send due minoxidil reminders, exactly once each."""
+        vapid(app)  # create the keys before the first pass
+        while True:
+            try:
+                count = run_pass()
+            except Exception:
+                db.session.rollback()
+                app.logger.exception("reminder pass failed; retrying next pass")
+                if once:
+                    raise
+                count = 0
+            if once:
+                click.echo(f"sent {count} reminder(s)")
+                return
+            _time.sleep(interval)
