@@ -538,3 +538,22 @@ def test_memory_stays_bounded_for_big_jpegs(tmp_path, size, budget_mb):
     width, height, grown_mb = map(int, out)
     assert max(width, height) <= 4096
     assert grown_mb < budget_mb, f"processing grew memory by {grown_mb} MB"
+
+
+def test_compare_shows_minoxidil_adherence_between_the_photos(auth_client, user, clock):
+    from tests.test_minoxidil import apply, set_regimen
+
+    start = datetime(2026, 1, 1, 6, 0, tzinfo=UTC)  # 07:00 in Berlin
+    clock.set(start)
+    assert set_regimen(auth_client, start_date="2026-01-01").status_code == 200
+    add_photo(auth_client, clock, start)
+    # Four days of a 08:00 / 20:00 routine: apply every dose but the last evening one.
+    for slot in range(8):
+        clock.set(start + timedelta(hours=1 + 12 * slot, minutes=5))  # 08:05 and 20:05 Berlin
+        if slot != 7:
+            assert apply(auth_client).status_code == 200
+    add_photo(auth_client, clock, start + timedelta(days=30))
+    text = text_of(auth_client.get("/photos/compare?area=crown"))
+    # 7 applied of the 59 slots that came due in the 30 days (the rest missed; the
+    # evening slot still open at the second photo does not count yet): 12%.
+    assert "Minoxidil adherence: 12% (7 of 59 doses)" in text

@@ -216,3 +216,15 @@ def reminder_health(user_id: int, now: datetime) -> ReminderHealth:
     return ReminderHealth(subscriptions=subs, last_sent=aware(last_sent), last_acknowledged=aware(last_ack),
                           calendar_fetched=token.last_fetched_at if token else None,
                           last_in_app=aware(last_in_app), quiet=quiet)
+
+
+def adherence_between(user: User, start: datetime, end: datetime, now: datetime) -> d.Adherence | None:
+    """Doses taken out of those due between two instants (held slots excluded); None when none were due."""
+    end = min(end, now)
+    if end <= start:
+        return None
+    slots = slots_for(user, start, end, now)
+    counted = [s for s in slots if start <= s.at <= end and s.status in ("taken", "missed")]
+    if not counted:
+        return None
+    return d.Adherence(sum(s.status == "taken" for s in counted), len(counted))

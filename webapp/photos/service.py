@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.models import NeedlingSession, Photo, Stage
+from webapp.minoxidil.service import adherence_between
+from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos.imaging import PhotoRejected, process
 from webapp.rules import AREAS
 from webapp.storage import get_storage
@@ -168,7 +169,7 @@ def default_pair(photos: list[Photo]) -> tuple[Photo, Photo] | None:
 def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
     """What happened between two photos: the sessions, and minoxidil adherence.
 
-    ``adherence`` is None until the minoxidil feature provides it (wired at merge);
+    ``adherence`` is None when no dose was due in between (no routine set up);
     the compare view then says "not tracked yet".
     """
     if end < start:
@@ -178,4 +179,6 @@ def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
         .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
                NeedlingSession.performed_at >= start, NeedlingSession.performed_at <= end)
         .order_by(NeedlingSession.performed_at)))
-    return {"sessions": sessions, "adherence": None}
+    adh = adherence_between(db.session.get(User, user_id), start, end, utcnow())
+    adherence = None if adh is None else {"percent": adh.percent, "applied": adh.taken, "due": adh.counted}
+    return {"sessions": sessions, "adherence": adherence}
