@@ -85,8 +85,19 @@
   // Send every queued action that belongs to `user`, oldest first. Returns what happened,
   // for the page to tell the user: nothing is dropped without a message.
   function replay(user, csrfToken) {
+    var empty = { sent: [], foreign: [], damaged: 0, rejected: [], waiting: 0, triggers: [] };
+    if (replaying || !user || !csrfToken) return Promise.resolve(empty);
+    // One replay at a time across the page and the service worker (Background Sync): the
+    // second one finds the queue already emptied instead of sending everything twice.
+    if (scope.navigator && navigator.locks) {
+      return navigator.locks.request("rollwise-queue", function () { return replayLocked(user, csrfToken); });
+    }
+    return replayLocked(user, csrfToken);
+  }
+
+  function replayLocked(user, csrfToken) {
     var report = { sent: [], foreign: [], damaged: 0, rejected: [], waiting: 0, triggers: [] };
-    if (replaying || !user || !csrfToken) return Promise.resolve(report);
+    if (replaying) return Promise.resolve(report);
     replaying = true;
     return entries().then(function (list) {
       list.sort(function (a, b) {

@@ -29,7 +29,7 @@
     region.innerHTML = "";
     var box = document.createElement("div");
     box.className = "toast toast-" + (kind || "info");
-    box.setAttribute("role", kind === "error" ? "alert" : "status");
+    if (kind === "error") box.setAttribute("role", "alert");  // info: the region is a polite live region
     box.append(iconSvg(kind === "error" ? "triangle-alert" : "cloud-check"));
     var body = document.createElement("div");
     var strong = document.createElement("strong");

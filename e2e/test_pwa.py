@@ -1,0 +1,267 @@
+"""Installable and useful offline: manifest, service worker, cached pages, offline queue."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from e2e.support import check_page, chromium_executable, register
+from webapp.extensions import db
+from webapp.models import User
+
+PIXEL = pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+
+CONTROLLED = "navigator.serviceWorker.controller !== null"
+CACHE_NAMES = "caches.keys()"
+
+
+def wait_for_worker(page: Page) -> None:
+    """The service worker has installed, precached the shell and controls this page."""
+    page.wait_for_function(CONTROLLED)
+
+
+def wait_for_caches(page: Page, condition: str) -> list[str]:
+    """Wait (in the page, up to 10 s) until the cache names satisfy ``condition`` (a JS
+    expression over ``names``); returns them."""
+    return page.evaluate("""async () => {
+        const deadline = Date.now() + 10000;
+        for (;;) {
+            const names = await caches.keys();
+            if ((names => (%s))(names) || Date.now() > deadline) return names;
+            await new Promise(r => setTimeout(r, 50));
+        }
+    }""" % condition)
+
+
+def user_timezone(live_server, email: str) -> str:
+    with live_server.app.app_context():
+        tz = db.session.scalar(select(User.timezone).where(User.email == email))
+        db.session.remove()
+        return tz
+
+
+@pytest.fixture
+def timezone_posts(live_server):
+    """Counts the writes that reach the server's time zone route (the queue test's target)."""
+    views = live_server.app.view_functions
+    original = views["settings.timezone"]
+    calls: list[str] = []
+
+    def counting(*args, **kwargs):
+        from flask import request
+        calls.append(request.form.get("client_id", ""))
+        return original(*args, **kwargs)
+
+    views["settings.timezone"] = counting
+    yield calls
+    views["settings.timezone"] = original
+
+
+@PIXEL
+def test_chromium_finds_the_app_installable(playwright, live_server, tmp_path, phone):
+    descriptor = dict(playwright.devices[phone])
+    descriptor.pop("default_browser_type", None)
+    context = playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=chromium_executable(),
+        args=["--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        base_url=live_server.url, **descriptor)
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        register(page)
+        wait_for_worker(page)
+        page.reload()
+        cdp = context.new_cdp_session(page)
+        errors = None
+        for _ in range(50):
+            errors = cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+            if not errors:
+                break
+            page.wait_for_timeout(100)
+        assert errors == [], errors
+        manifest = cdp.send("Page.getAppManifest")
+        assert manifest["url"].endswith("/manifest.webmanifest") and not manifest["errors"]
+    finally:
+        context.close()
+
+
+@PIXEL
+def test_service_worker_controls_the_page_after_the_first_load(page: Page):
+    register(page)
+    wait_for_worker(page)
+    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    assert scope == page.url.split("/", 3)[0] + "//" + page.url.split("/")[2] + "/"
+    names = page.evaluate(CACHE_NAMES)
+    assert any(n.startswith("rollwise-shell-") for n in names), names
+    # The app shell is on the phone: the stylesheet and the offline page answer from the cache.
+    cached = page.evaluate("""async () => {
+        const shell = (await caches.keys()).find(n => n.startsWith('rollwise-shell-'));
+        const c = await caches.open(shell);
+        return [!!(await c.match('/static/css/app.css')), !!(await c.match('/offline'))];
+    }""")
+    assert cached == [True, True]
+
+
+@PIXEL
+def test_offline_reload_shows_the_last_copy_and_new_pages_the_offline_page(page: Page):
+    register(page)
+    wait_for_worker(page)
+    page.reload()  # this copy of Today goes through the service worker and is kept
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    page.context.set_offline(True)
+    page.reload()
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    banner = page.locator("#offline-banner")
+    expect(banner).to_contain_text(re.compile(r"Offline — as of \d\d:\d\d"))
+    expect(page.locator("#sync-status")).to_contain_text("You’re offline")
+    check_page(page, "offline-today")
+    # Tapping a tab while offline: htmx gets a short note, the page stays.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
+    expect(page.get_by_role("alert")).to_contain_text("You’re offline")
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    # A page never opened on this phone: the offline page.
+    page.goto("/history")
+    expect(page.get_by_role("heading", name="You're offline", level=1)).to_be_visible()
+    check_page(page, "offline-page")
+    page.context.set_offline(False)
+    page.get_by_role("button", name="Try again").click()
+    expect(page.get_by_role("heading", name="History", level=1)).to_be_visible()
+    expect(page.locator("#offline-banner")).to_have_count(0)
+
+
+@PIXEL
+def test_a_new_release_replaces_the_old_caches(page: Page, live_server):
+    register(page)
+    wait_for_worker(page)
+    old = page.evaluate(CACHE_NAMES)
+    assert old and not any("e2e-next" in n for n in old)
+    live_server.app.config["RELEASE"] = "e2e-next"
+    try:
+        page.reload()  # the browser checks /sw.js on navigation and finds a new worker
+        names = wait_for_caches(page, "names.includes('rollwise-shell-e2e-next')"
+                                      " && names.every(n => n.endsWith('-e2e-next'))")
+        assert names == ["rollwise-shell-e2e-next"], names  # the old release's caches are gone
+        page.reload()
+        expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+        names = wait_for_caches(page, "names.length === 2")
+        assert sorted(names) == ["rollwise-pages-e2e-next", "rollwise-shell-e2e-next"]
+        assert page.evaluate("navigator.serviceWorker.controller.state") == "activated"
+    finally:
+        live_server.app.config.pop("RELEASE", None)
+
+
+INJECT_FORM = """() => {
+  // A queueable form as the features write them: data-offline-queue and a client_id.
+  const form = document.createElement('form');
+  form.method = 'post'; form.action = '/settings/timezone';
+  form.setAttribute('data-offline-queue', 'Time zone change');
+  const add = (name, value) => { const i = document.createElement('input'); i.type = 'hidden';
+    i.name = name; i.value = value; form.append(i); };
+  add('csrf_token', document.querySelector('meta[name=csrf-token]').content);
+  add('client_id', crypto.randomUUID());
+  add('timezone', 'Asia/Tokyo');
+  const button = document.createElement('button');
+  button.className = 'btn btn-primary btn-block'; button.textContent = 'Save offline test';
+  form.append(button);
+  document.querySelector('.cards').prepend(form);
+  htmx.process(form);
+}"""
+
+
+@PIXEL
+def test_a_form_sent_offline_waits_on_the_phone_and_is_sent_once(page: Page, live_server, timezone_posts):
+    email = register(page)
+    wait_for_worker(page)
+    page.evaluate(INJECT_FORM)
+    page.context.set_offline(True)
+    save = page.get_by_role("button", name="Save offline test")
+    save.click()
+    expect(page.locator("#toast")).to_contain_text("Saved on this phone")
+    save.click()  # a second tap keeps one entry: same client_id
+    status = page.locator("#sync-status")
+    expect(status).to_contain_text("1 change waiting to sync")
+    check_page(page, "offline-queued")
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 1
+    assert timezone_posts == [] and user_timezone(live_server, email) == "Europe/Berlin"
+
+    page.context.set_offline(False)
+    expect(page.get_by_text("Time zone change was saved.")).to_be_visible()
+    expect(status).to_be_hidden()
+    assert user_timezone(live_server, email) == "Asia/Tokyo"
+    assert len(timezone_posts) == 1
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
+
+
+@PIXEL
+def test_another_accounts_and_damaged_entries_are_dropped_with_a_message(page: Page, live_server, timezone_posts):
+    email = register(page)
+    page.evaluate("""() => Promise.all([
+        RollwiseQueue.put({client_id: 'c-' + Date.now(), url: '/settings/timezone', method: 'POST',
+          fields: [['timezone', 'Asia/Tokyo'], ['client_id', 'x']], user: '999999',
+          label: 'Dose', queued_at: new Date().toISOString()}),
+        RollwiseQueue.put({client_id: 'broken', url: 42, fields: 'nonsense'}),
+    ])""")
+    page.reload()
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Some offline changes were not sent")
+    expect(alert).to_contain_text("another account")
+    expect(alert).to_contain_text("damaged")
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
+    assert timezone_posts == []
+    assert user_timezone(live_server, email) == "Europe/Berlin"
+
+
+@PIXEL
+def test_logging_out_forgets_kept_pages_and_unsent_changes(page: Page):
+    register(page)
+    wait_for_worker(page)
+    page.reload()
+    assert any(n.startswith("rollwise-pages-") for n in page.evaluate(CACHE_NAMES))
+    page.evaluate("""() => RollwiseQueue.put({client_id: '%s', url: '/settings/timezone', method: 'POST',
+        fields: [['timezone', 'UTC']], user: document.querySelector('meta[name=rollwise-user]').content,
+        label: 'Time zone change', queued_at: new Date().toISOString()})""" % uuid.uuid4())
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_text("You're logged out")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("had not been sent when you logged out")
+    names = wait_for_caches(page, "!names.some(n => n.startsWith('rollwise-pages-'))")
+    assert not any(n.startswith("rollwise-pages-") for n in names)
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
+
+
+FAKE_PROMPT = """() => {
+  const e = new Event('beforeinstallprompt', {cancelable: true});
+  window.__prompted = false;
+  e.prompt = () => { window.__prompted = true; return Promise.resolve(); };
+  e.userChoice = Promise.resolve({outcome: 'accepted'});
+  window.dispatchEvent(e);
+}"""
+
+
+@PIXEL
+def test_android_gets_a_quiet_install_action_until_installed(page: Page):
+    register(page)
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#install")).to_be_hidden()  # no prompt from the browser, nothing to offer
+    page.evaluate(FAKE_PROMPT)
+    install = page.get_by_role("button", name="Install app")
+    expect(install).to_be_visible()
+    check_page(page, "settings-install")
+    install.click()
+    assert page.evaluate("window.__prompted") is True
+    page.evaluate("window.dispatchEvent(new Event('appinstalled'))")
+    expect(page.locator("#install")).to_be_hidden()
+
+
+@pytest.mark.parametrize("phone", ["iPhone 14"], indirect=True)
+def test_ios_safari_shows_the_three_steps(page: Page):
+    register(page)
+    page.get_by_role("link", name="Settings").click()
+    steps = page.locator("#install li")
+    expect(steps).to_have_count(3)
+    expect(steps.nth(1)).to_contain_text("Add to Home Screen")
+    expect(page.get_by_role("button", name="Install app")).to_be_hidden()
+    check_page(page, "settings-install")
