@@ -83,7 +83,9 @@
         text.textContent = mine.length + (mine.length === 1 ? " change" : " changes") + " waiting to sync";
       }
       send.hidden = !navigator.onLine || !mine.length;
-      bar.hidden = navigator.onLine && !mine.length;
+      // A page from the cache already says it is offline (its banner); don't say it twice.
+      var said = !mine.length && document.querySelector("#offline-banner, [data-offline-page]");
+      bar.hidden = (navigator.onLine && !mine.length) || !!said;
     });
   }
 
