@@ -275,3 +275,17 @@ def test_ios_safari_shows_the_three_steps(page: Page):
     expect(steps.nth(1)).to_contain_text("Add to Home Screen")
     expect(page.get_by_role("button", name="Install app")).to_be_hidden()
     check_page(page, "settings-install")
+
+
+@pytest.mark.parametrize("phone", ["iPhone 14"], indirect=True)
+def test_the_installed_app_offers_no_install_steps(page: Page):
+    # Opened from the home screen, iOS Safari reports navigator.standalone = true.
+    page.add_init_script("Object.defineProperty(navigator, 'standalone',"
+                         " {get: () => sessionStorage.getItem('standalone') === '1'})")
+    register(page)
+    page.goto("/settings")
+    expect(page.locator("#install")).to_be_visible()  # in Safari: the steps
+    page.evaluate("sessionStorage.setItem('standalone', '1')")
+    page.reload()
+    expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
+    expect(page.locator("#install")).to_be_hidden()
