@@ -289,3 +289,30 @@ def test_the_installed_app_offers_no_install_steps(page: Page):
     page.reload()
     expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
     expect(page.locator("#install")).to_be_hidden()
+
+
+@PIXEL
+def test_background_sync_sends_the_queue_from_the_service_worker(page: Page, live_server, timezone_posts):
+    email = register(page)
+    wait_for_worker(page)
+    cdp = page.context.new_cdp_session(page)
+    registrations: list[dict] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    page.evaluate("""id => RollwiseQueue.put({client_id: id, url: '/settings/timezone', method: 'POST',
+        fields: [['timezone', 'Asia/Tokyo'], ['client_id', id], ['csrf_token', 'stale-token']],
+        user: document.querySelector('meta[name=rollwise-user]').content,
+        label: 'Time zone change', queued_at: new Date().toISOString()})""", str(uuid.uuid4()))
+    for _ in range(50):  # the registration list arrives as a DevTools event
+        if registrations:
+            break
+        page.wait_for_timeout(50)
+    reg = next(r for r in registrations if r["scopeURL"] == live_server.url + "/")
+    # What Chrome does when the connection returns after reg.sync.register('rollwise-queue').
+    cdp.send("ServiceWorker.dispatchSyncEvent", {"origin": live_server.url, "tag": "rollwise-queue",
+                                                  "registrationId": reg["registrationId"], "lastChance": False})
+    expect(page.locator("#toast")).to_contain_text("Time zone change was saved.")
+    # Sent with the session's token from /pwa/session, not the stale one stored with the form.
+    assert user_timezone(live_server, email) == "Asia/Tokyo"
+    assert len(timezone_posts) == 1
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
