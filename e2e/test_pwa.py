@@ -126,6 +126,11 @@ def test_offline_reload_shows_the_last_copy_and_new_pages_the_offline_page(page:
     expect(banner).to_contain_text(re.compile(r"Offline — as of \d\d:\d\d"))
     expect(page.locator("#sync-status")).to_be_hidden()  # the banner already says it
     check_page(page, "offline-today")
+    page.emulate_media(color_scheme="dark")
+    page.reload()  # still offline: the kept copy again, drawn dark from the start (no transitions)
+    expect(page.locator("#offline-banner")).to_be_visible()
+    check_page(page, "offline-today-dark")
+    page.emulate_media(color_scheme="light")
     # Tapping a tab while offline: htmx gets a short note, the page stays.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="History").click()
     expect(page.get_by_role("alert")).to_contain_text("You’re offline")

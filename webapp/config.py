@@ -51,6 +51,8 @@ def load(instance_path: str) -> dict:
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Names the service worker's caches; unset = a hash of the static files (webapp/pwa).
+        "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
     }
