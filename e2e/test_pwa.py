@@ -25,6 +25,12 @@ CONTROLLED = """() => navigator.serviceWorker.ready.then(() => new Promise(resol
 CACHE_NAMES = "caches.keys()"
 
 
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    """These journeys are about the service worker: let it run (conftest blocks it elsewhere)."""
+    return {**browser_context_args, "service_workers": "allow"}
+
+
 def wait_for_worker(page: Page) -> None:
     """The service worker has installed, precached the shell and controls this page."""
     if not page.evaluate(CONTROLLED):

@@ -101,6 +101,7 @@ def test_service_worker_is_served_uncached_with_the_release_in_its_caches(app, c
 def test_release_follows_the_static_files(app, client, monkeypatch, tmp_path):
     from webapp.pwa import routes
 
+    app.config["RELEASE"] = None  # no deploy id: the static files decide
     with app.test_request_context():
         first = routes.release()
         css = tmp_path / "css"
