@@ -219,17 +219,25 @@ def test_a_form_sent_offline_waits_on_the_phone_and_is_sent_once(page: Page, liv
 @PIXEL
 def test_another_accounts_and_damaged_entries_are_dropped_with_a_message(page: Page, live_server, timezone_posts):
     email = register(page)
+    # Queued while offline (as if before a logout and someone else's login); sent when online.
+    page.context.set_offline(True)
     page.evaluate("""() => Promise.all([
         RollwiseQueue.put({client_id: 'c-' + Date.now(), url: '/settings/timezone', method: 'POST',
           fields: [['timezone', 'Asia/Tokyo'], ['client_id', 'x']], user: '999999',
           label: 'Dose', queued_at: new Date().toISOString()}),
         RollwiseQueue.put({client_id: 'broken', url: 42, fields: 'nonsense'}),
     ])""")
-    page.reload()
+    page.context.set_offline(False)
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("Some offline changes were not sent")
     expect(alert).to_contain_text("another account")
     expect(alert).to_contain_text("damaged")
+    assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
+    # The next page load checks the queue too.
+    page.evaluate("""() => RollwiseQueue.put({client_id: 'c2', url: '/settings/timezone', method: 'POST',
+        fields: [['timezone', 'Asia/Tokyo']], user: '999999', label: 'Dose', queued_at: new Date().toISOString()})""")
+    page.reload()
+    expect(page.get_by_role("alert")).to_contain_text("another account")
     assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
     assert timezone_posts == []
     assert user_timezone(live_server, email) == "Europe/Berlin"

@@ -17,6 +17,7 @@ var SHELL_CACHE = "rollwise-shell-" + RELEASE;
 var PAGES_CACHE = "rollwise-pages-" + RELEASE;
 var SHELL = {{ shell|tojson }};
 var OFFLINE_URL = {{ offline_url|tojson }};
+var MAX_PAGES = 40;  // the pages a user opens most; older ones fall back to the offline page
 
 self.addEventListener("install", function (event) {
   event.waitUntil(
@@ -53,7 +54,14 @@ function remember(request, response) {
   headers.set("X-Rollwise-Cached-At", new Date().toISOString());
   return response.clone().text().then(function (body) {
     return caches.open(PAGES_CACHE).then(function (cache) {
-      return cache.put(url.href, new Response(body, { status: 200, headers: headers }));
+      return cache.delete(url.href).then(function () {
+        // Re-added last, so the cache's order is oldest visit first: trim from the front.
+        return cache.put(url.href, new Response(body, { status: 200, headers: headers }));
+      }).then(function () { return cache.keys(); }).then(function (keys) {
+        return Promise.all(keys.slice(0, Math.max(0, keys.length - MAX_PAGES)).map(function (k) {
+          return cache.delete(k);
+        }));
+      });
     });
   });
 }
