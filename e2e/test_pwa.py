@@ -335,3 +335,29 @@ def test_background_sync_sends_the_queue_from_the_service_worker(page: Page, liv
     assert user_timezone(live_server, email) == "Asia/Tokyo"
     assert len(timezone_posts) == 1
     assert page.evaluate("RollwiseQueue.entries().then(l => l.length)") == 0
+
+
+@PIXEL
+def test_a_send_that_fails_on_a_dead_connection_is_queued_and_sent_later(browser, browser_context_args,
+                                                                        live_server, timezone_posts):
+    # The phone thinks it is online but the request never arrives (a bathroom with one bar).
+    # Without the service worker, so page.route() sees the request (conftest explains).
+    context = browser.new_context(**{**browser_context_args, "service_workers": "block"})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    email = register(page)
+    page.evaluate(INJECT_FORM)
+    page.route("**/settings/timezone", lambda route: route.abort("internetdisconnected"))
+    page.get_by_role("button", name="Save offline test").click()
+    expect(page.locator("#toast")).to_contain_text("Saved on this phone")
+    status = page.locator("#sync-status")
+    expect(status).to_contain_text("1 change waiting to sync")
+    assert timezone_posts == []
+    page.unroute("**/settings/timezone")
+    status.get_by_role("button", name="Send now").click()
+    expect(page.locator("#toast")).to_contain_text("Time zone change was saved.")
+    expect(status).to_be_hidden()
+    assert len(timezone_posts) == 1 and user_timezone(live_server, email) == "Asia/Tokyo"
+    assert problems == []
+    context.close()
