@@ -80,8 +80,10 @@ def phone(request) -> str:
 def browser_context_args(browser_context_args, playwright, phone, live_server):
     descriptor = dict(playwright.devices[phone])
     descriptor.pop("default_browser_type", None)
+    # The service worker is off by default: page.route() cannot see requests it forwards, so
+    # journeys that stub the network would silently stop stubbing. e2e/test_pwa.py turns it on.
     return {**browser_context_args, **descriptor, "base_url": live_server.url,
-            "timezone_id": "Europe/Berlin", "locale": "en-GB"}
+            "timezone_id": "Europe/Berlin", "locale": "en-GB", "service_workers": "block"}
 
 
 @pytest.fixture

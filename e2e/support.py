@@ -66,6 +66,9 @@ def register(page: Page, email: str | None = None, timezone: str | None = None) 
         page.get_by_label("Time zone").fill(timezone)
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    # The heading shows before the deferred scripts run; a tap before htmx starts would be a
+    # plain full-page navigation. A phone user is never that fast.
+    page.wait_for_load_state("domcontentloaded")
     return email
 
 
@@ -75,6 +78,7 @@ def log_in(page: Page, email: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    page.wait_for_load_state("domcontentloaded")
 
 
 LAYOUT_PROBE = """() => {

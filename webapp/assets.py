@@ -20,7 +20,7 @@ VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ICON_USE = re.compile(r"""icon\(\s*['"]([a-z0-9-]+)['"]""")
 # Icons the JavaScript inserts by name, beside those the templates use.
-EXTRA_ICONS = {"wifi-off", "x"}
+EXTRA_ICONS = {"wifi-off", "x", "cloud-check", "triangle-alert"}
 
 
 def icons_used() -> set[str]:

@@ -94,7 +94,11 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    """Log out and forget the session."""
+    """Log out and forget the session, and the pages this phone kept for the user."""
     logout_user()
     session.clear()
-    return hx_redirect(url_for("auth.login", bye=1))
+    resp = hx_redirect(url_for("auth.login", bye=1))
+    # The browser drops its HTTP cache; the login page's script (pwa.js) then deletes the
+    # service worker's page cache and the offline queue, which this header cannot reach.
+    resp.headers["Clear-Site-Data"] = '"cache"'
+    return resp
