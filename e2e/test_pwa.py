@@ -361,3 +361,78 @@ def test_a_send_that_fails_on_a_dead_connection_is_queued_and_sent_later(browser
     assert len(timezone_posts) == 1 and user_timezone(live_server, email) == "Asia/Tokyo"
     assert problems == []
     context.close()
+
+
+def doses_of(live_server, email: str) -> list:
+    from webapp.models import DoseLog
+
+    with live_server.app.app_context():
+        uid = db.session.scalar(select(User.id).where(User.email == email))
+        rows = list(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == uid)))
+        db.session.remove()
+        return rows
+
+
+@PIXEL
+def test_applied_offline_is_logged_exactly_once_when_back_online(page: Page, live_server):
+    from e2e.test_minoxidil import berlin, set_routine
+
+    live_server.clock.freeze(berlin(2026, 3, 10, 8, 5))
+    email = register(page)
+    wait_for_worker(page)
+    set_routine(page, "2026-03-10")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    card = page.locator("#minoxidil-card")
+    expect(card).to_contain_text("Due now")
+
+    page.context.set_offline(True)
+    expect(page.locator("#sync-status")).to_contain_text("You’re offline")
+    card.get_by_role("button", name="Applied").click()
+    expect(page.locator("#toast")).to_contain_text("Saved on this phone")
+    card.get_by_role("button", name="Applied").click()  # an impatient second tap: same client_id
+    status = page.locator("#sync-status")
+    expect(status).to_contain_text("1 change waiting to sync")
+    check_page(page, "offline-applied-waiting")
+    assert doses_of(live_server, email) == []
+
+    page.context.set_offline(False)
+    expect(page.get_by_text("Minoxidil dose was saved.")).to_be_visible()
+    expect(status).to_be_hidden()
+    assert doses_of(live_server, email) == [berlin(2026, 3, 10, 8, 0)]
+    # The card caught up without a reload: the morning dose is taken.
+    expect(card.locator(".mx-chip.is-taken")).to_contain_text("08:00")
+    page.reload()
+    expect(page.locator("#minoxidil-card .mx-chip.is-taken")).to_contain_text("08:00")
+    assert len(doses_of(live_server, email)) == 1
+
+
+@PIXEL
+def test_a_session_saved_offline_reaches_the_countdown_once_online(page: Page, live_server):
+    from e2e.test_sessions import START, chip
+
+    live_server.clock.freeze(START)
+    email = register(page)
+    wait_for_worker(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    expect(page.get_by_role("heading", name="Log a session", level=1)).to_be_visible()
+    chip(page, "0.25 mm").click()
+    chip(page, "Crown").click()
+    page.context.set_offline(True)
+    page.get_by_role("button", name="Save session").click()
+    expect(page.locator("#toast")).to_contain_text("Saved on this phone")
+    expect(page.locator("#sync-status")).to_contain_text("1 change waiting to sync")
+    # What the user chose is still on the form.
+    expect(chip(page, "Crown").locator("input")).to_be_checked()
+
+    page.context.set_offline(False)
+    expect(page.get_by_text("Session was saved.")).to_be_visible()
+    # The countdown follows: 0.25 mm means 3 days.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^(2 d 23 h|3 d 0 h)$"))
+    with live_server.app.app_context():
+        from webapp.models import NeedlingSession
+
+        uid = db.session.scalar(select(User.id).where(User.email == email))
+        count = len(list(db.session.scalars(select(NeedlingSession).where(NeedlingSession.user_id == uid))))
+        db.session.remove()
+    assert count == 1

@@ -27,6 +27,8 @@ TARGETS = [
     ("icon-maskable-512.png", 512, True, 0.78),
     ("apple-touch-icon.png", 180, True, 0.9),
 ]
+# Android draws a notification's badge from its alpha channel only: the drop alone, white.
+BADGE = ("badge-72.png", 72)
 
 PAGE = """<!doctype html><html><head><style>
 html, body {{ margin: 0; background: transparent; }}
@@ -54,6 +56,13 @@ def main() -> None:
             page.set_content(PAGE.format(size=size, svg=variant(svg, full_bleed, scale)))
             page.locator("svg").screenshot(path=str(ICONS / name), omit_background=True)
             print(f"wrote {(ICONS / name).relative_to(ROOT)} ({size}x{size})")
+        name, size = BADGE
+        drop = svg[svg.index("<path"):svg.index("/>", svg.index("<path")) + 2]
+        badge = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 512 512">{drop}</svg>'
+        page.set_viewport_size({"width": size, "height": size})
+        page.set_content(PAGE.format(size=size, svg=badge))
+        page.locator("svg").screenshot(path=str(ICONS / name), omit_background=True)
+        print(f"wrote {(ICONS / name).relative_to(ROOT)} ({size}x{size})")
         browser.close()
 
 

@@ -159,3 +159,11 @@ def test_settings_has_the_add_to_home_screen_section(auth_client):
     assert 'id="install"' in html and "data-install-section hidden" in html
     assert "Add to Home Screen" in html
     assert "Install app" in html
+
+
+def test_every_file_the_push_handler_names_exists(client):
+    js = client.get("/static/js/sw-push.js").get_data(as_text=True)
+    files = re.findall(r'"(/static/[^"]+)"', js)
+    assert "/static/icons/badge-72.png" in files
+    for url in files:
+        assert client.get(url).status_code == 200, url

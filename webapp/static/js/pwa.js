@@ -113,6 +113,9 @@
       report.triggers.forEach(function (name) {
         if (!seen[name]) { seen[name] = true; window.htmx.trigger(document.body, name); }
       });
+      // Cards that update themselves in place on a live tap listen to this one to catch up
+      // with what the queue sent (their own events would also fire on the live tap).
+      window.htmx.trigger(document.body, "queue-synced");
     }
   }
 
