@@ -231,7 +231,7 @@ def test_countdown_card_first_run_then_server_instants(auth_client, clock):
     assert 'data-ready-at="2026-03-31T09:30:00Z"' in html
     assert 'data-started-at="2026-03-10T09:30:00Z"' in html
     assert "19 d 21 h" in text_of(resp)
-    assert 'hx-trigger="every 60s, session-logged from:body, countdown-refresh"' in html
+    assert 'hx-trigger="every 60s, session-logged from:body, queue-synced from:body, countdown-refresh"' in html
     clock.set(datetime(2026, 3, 31, 9, 30, tzinfo=UTC))
     assert "Ready now" in text_of(auth_client.get("/countdown"))
 
