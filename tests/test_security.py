@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from tests.support import PASSWORD, Client, text_of
 from webapp import create_app
@@ -68,7 +68,7 @@ def _url_for_rule(rule: Rule) -> str:
     url = rule.rule
     for arg in rule.arguments:
         conv = rule._converters.get(arg)
-        value = "1" if conv is not None and type(conv).__name__ in ("IntegerConverter",) else "x"
+        value = "1" if isinstance(conv, IntegerConverter) else "x"
         url = re.sub(r"<(?:[^:<>]+:)?" + arg + r">", value, url)
     return url
 

@@ -122,3 +122,17 @@ def test_forbidden_page(app, client):
 
 def test_healthz(client):
     assert client.get("/healthz").get_json() == {"ok": True}
+
+
+def test_ids_beyond_the_database_range_are_404_not_500(auth_client):
+    for path in ("/photos/99999999999999999999", "/sessions/2147483648", "/history/more?before=%C2%B9",
+                 "/history/more?before=99999999999999999999", "/photos/new?session_id=%D9%A3"):
+        assert auth_client.get(path).status_code in (400, 404), path
+
+
+def test_parse_id_takes_ascii_digits_in_range_only():
+    from webapp.web import parse_id
+
+    assert parse_id("42") == 42
+    for raw in ("¹", "٣", "-1", "0", "", None, "1e3", "2147483648", " 7"):
+        assert parse_id(raw) is None, raw

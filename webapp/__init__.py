@@ -10,6 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from webapp import config
 from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate, talisman
@@ -33,6 +34,17 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+
+
+class IdConverter(IntegerConverter):
+    """<int:...> ids: a number past the largest id the database holds becomes 0, which no row
+    has, so the view answers 404 instead of PostgreSQL failing on "integer out of range"."""
+
+    def to_python(self, value: str) -> int:
+        from webapp.web import MAX_ID
+
+        number = super().to_python(value)
+        return number if number <= MAX_ID else 0
 
 
 class SecureWhenHttps(SecureCookieSessionInterface):
@@ -62,6 +74,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.config.from_mapping(config.load(app.instance_path))
     if test_config:
         app.config.from_mapping(test_config)
+
+    app.url_map.converters["int"] = IdConverter
 
     if app.config["TRUST_PROXY"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Flask, Response, make_response, render_template, request
@@ -21,6 +22,18 @@ def wants_partial() -> bool:
 def render_page(template: str, status: int = 200, **context: Any) -> Response:
     """Render a page; htmx navigation gets only its main content (same template)."""
     return make_response(render_template(template, **context), status)
+
+
+MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on PostgreSQL
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id from a form or query string, or None: ASCII digits only (not '¹' or '٣'), in range."""
+    if value is None or not _ID.fullmatch(value):
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_ID else None
 
 
 def hx_trigger(response: Response, *events: str) -> Response:
@@ -79,7 +92,8 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         from webapp.models import User
 
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        uid = parse_id(user_id)
+        return db.session.get(User, uid) if uid else None
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."

@@ -11,6 +11,7 @@ from webapp.api.auth import api_user, authenticate
 from webapp.api.schemas import SessionOut
 from webapp.extensions import csrf, db
 from webapp.models import NeedlingSession
+from webapp.web import parse_id
 
 # Tokens, not cookies, carry the caller's identity here: a cross-site page
 # cannot send the Authorization header, so CSRF tokens are not needed.
@@ -22,7 +23,7 @@ bp.before_request(authenticate)
 def list_sessions():
     """Sessions, newest first (?limit=1..200, default 50)."""
     limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 200:
+    if parse_id(limit) is None or int(limit) > 200:
         abort(400, description="limit must be a whole number from 1 to 200.")
     rows = db.session.scalars(
         select(NeedlingSession)

@@ -28,7 +28,7 @@ from webapp.sessions.schemas import (
     SessionSchema,
     SymptomSchema,
 )
-from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
+from webapp.web import field_errors, hx_redirect, hx_trigger, parse_id, render_page
 
 PAGE_SIZE = 20
 FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
@@ -176,8 +176,9 @@ def new():
 def back():
     """From a confirmation step back to the form, with everything kept."""
     editing = None
-    if request.form.get("editing", "").isdigit():
-        editing = service.own_session(int(request.form["editing"]))
+    editing_id = parse_id(request.form.get("editing"))
+    if editing_id:
+        editing = service.own_session(editing_id)
     return panel(values=posted_values(), editing=editing)
 
 
@@ -391,10 +392,11 @@ def history():
 @login_required
 def history_more():
     """The next page of the history, loaded as the list scrolls into view."""
-    before = request.args.get("before", "")
-    if not before.isdigit():
+    raw = request.args.get("before", "")
+    if not (raw.isascii() and raw.isdigit()):
         abort(400)
-    anchor = db.session.get(NeedlingSession, int(before)) if int(before) <= service.MAX_ID else None
+    before = parse_id(raw)
+    anchor = db.session.get(NeedlingSession, before) if before else None
     if anchor is None or anchor.user_id != current_user.id:
         abort(404)
     rows = page_after(anchor)
