@@ -110,14 +110,21 @@ class Database:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def version(self) -> str:
+        """The database and the settings that decide how durable an acknowledged write is."""
         if self.kind == "sqlite":
             import sqlite3
 
-            return f"SQLite {sqlite3.sqlite_version} (WAL, busy_timeout 5 s)"
+            with sqlite3.connect(self.url.removeprefix("sqlite:///")) as conn:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                sync = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}[conn.execute("PRAGMA synchronous").fetchone()[0]]
+            return f"SQLite {sqlite3.sqlite_version} (journal_mode={mode}, synchronous={sync}, busy_timeout 5 s)"
         import psycopg
 
         with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-            return "PostgreSQL " + conn.execute("SHOW server_version").fetchone()[0].split()[0]
+            show = {name: conn.execute(f"SHOW {name}").fetchone()[0]
+                    for name in ("server_version", "fsync", "synchronous_commit")}
+        return (f"PostgreSQL {show['server_version'].split()[0]} (fsync={show['fsync']}, "
+                f"synchronous_commit={show['synchronous_commit']})")
 
 
 # ---- the server -------------------------------------------------------------------------------
