@@ -7,7 +7,7 @@ export FLASK_APP := webapp
 # The suite runs on SQLite, then again on a throwaway PostgreSQL (TEST_POSTGRES=0 skips that).
 TEST_POSTGRES ?= 1
 
-.PHONY: run test setup dev chromium bench lint
+.PHONY: run test setup dev chromium bench lint load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,8 @@ endif
 
 lint: dev
 	$(BIN)/ruff check .
+
+# bench/load.py on SQLite, then on a throwaway PostgreSQL; figures go to bench/load-results.md.
+load: dev
+	$(BIN)/python bench/load.py --db sqlite
+	scripts/with-postgres $(BIN)/python bench/load.py --db postgres

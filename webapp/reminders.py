@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp import doses as d
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.faults import fault_point
 from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
 
 CLAIM_LEASE = timedelta(minutes=1)
@@ -234,6 +235,7 @@ def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend]
                     work.append((send, slot))
         due_count = sum(1 for s in slots if s.status == "due")
         for send, slot in work:
+            fault_point("reminder-claimed")  # tests/test_faults.py SIGKILLs a real sender here
             if on_claimed is not None:
                 on_claimed(send)
             delivered, error = deliver(user, reminder_payload(user, slot, send, due_count), slot.key, now)

@@ -12,12 +12,20 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask import current_app
 
 KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg)$")
+
+
+@dataclass
+class SweepResult:
+    published: list[str] = field(default_factory=list)  # committed uploads whose files are now in place
+    removed: list[str] = field(default_factory=list)  # temporary or orphaned files deleted
 
 
 class PhotoStorage(Protocol):
@@ -72,6 +80,36 @@ class LocalStorage:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def sweep(self, referenced: set[str], min_age: float) -> SweepResult:
+        """Finish or undo what a killed process left behind (files older than ``min_age`` seconds).
+
+        A temporary file whose key has a row was committed but not yet published: publish it.
+        A temporary file without a row was never committed: remove it. A final file without
+        a row (a delete killed between its commit and the unlink) is removed too. Younger
+        files may belong to an upload in flight in another worker, so they are left alone.
+        """
+        result = SweepResult()
+        if not self.root.exists():
+            return result
+        cutoff = time.time() - min_age
+        for path in sorted(self.root.glob("*/*")):
+            temp = path.name.startswith(".tmp-")
+            key = path.name.removeprefix(".tmp-")
+            if not path.is_file() or not KEY.match(key) or path.parent.name != key[:2]:
+                continue  # not ours: never touch it
+            try:
+                if path.stat().st_mtime > cutoff:
+                    continue
+                if temp and key in referenced and not self._path(key).exists():
+                    os.replace(path, self._path(key))
+                    result.published.append(key)
+                elif temp or key not in referenced:
+                    path.unlink()
+                    result.removed.append(path.name)
+            except FileNotFoundError:
+                continue  # another sweep or the owning request got there first
+        return result
 
     def all_files(self) -> list[Path]:
         """Every file under the root, temporary ones included (tests check nothing is left)."""

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("photos", __name__)
 
-from webapp.photos import routes  # noqa: E402,F401
+from webapp.photos import cli, routes  # noqa: E402,F401

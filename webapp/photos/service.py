@@ -11,11 +11,12 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.faults import fault_point
 from webapp.minoxidil.service import adherence_between
 from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos.imaging import PhotoRejected, process
 from webapp.rules import AREAS
-from webapp.storage import get_storage
+from webapp.storage import SweepResult, get_storage
 
 # Changes over less than about a month are mostly light, angle and hair length,
 # so the compare view pairs photos at least this far apart by default.
@@ -116,6 +117,7 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
         for name, key in keys.items():
             staged.append(key)
             storage.stage(key, getattr(processed, name))
+        fault_point("photo-staged")
         db.session.add(photo)
         db.session.commit()
     except IntegrityError:
@@ -132,6 +134,7 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
         for key in staged:
             storage.discard(key)
         raise
+    fault_point("photo-committed")
     try:
         for key in keys.values():
             storage.publish(key)
@@ -152,6 +155,14 @@ def delete_photo(photo: Photo) -> None:
     storage = get_storage()
     for key in keys:
         storage.delete(key)
+
+
+def sweep_files(min_age: float) -> SweepResult:
+    """Clean the photo folder after a crash: see LocalStorage.sweep."""
+    referenced: set[str] = set()
+    for row in db.session.execute(select(Photo.original_key, Photo.display_key, Photo.thumb_key)):
+        referenced.update(row)
+    return get_storage().sweep(referenced, min_age)
 
 
 def default_pair(photos: list[Photo]) -> tuple[Photo, Photo] | None:
