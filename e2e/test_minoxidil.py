@@ -4,18 +4,13 @@ adherence move, and see the next doses on hold after a 1.0 mm session."""
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import UTC, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from e2e.support import check_page, register
-from webapp.extensions import db
-from webapp.models import NeedlingSession, User
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -39,7 +34,7 @@ def set_routine(page: Page, start_date: str) -> None:
 @pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
 def test_set_routine_tap_applied_see_adherence_then_hold_after_session(page: Page, live_server):
     live_server.clock.freeze(berlin(2026, 3, 10, 8, 5))
-    email = register(page)
+    register(page)
     set_routine(page, "2026-03-10")
     check_page(page, "settings-minoxidil")
 
@@ -80,18 +75,20 @@ def test_set_routine_tap_applied_see_adherence_then_hold_after_session(page: Pag
     expect(page.locator("#minoxidil-card .mx-adh")).to_contain_text("100%")
     check_page(page, "minoxidil-page")
 
-    # A 1.0 mm clinic session is logged (by the session log, built elsewhere): the card
-    # listens for "session-logged" and puts the open and next doses on hold with the reason.
-    with live_server.app.app_context():
-        user = db.session.scalar(select(User).where(User.email == email))
-        db.session.add(NeedlingSession(user_id=user.id, client_id=str(uuid.uuid4()),
-                                       performed_at=berlin(2026, 3, 11, 8, 20), needle_mm=Decimal("1.0"),
-                                       location="clinic", areas=["crown"]))
-        db.session.commit()
+    # A 1.0 mm clinic session is logged through the Log form: the open and next doses go on
+    # hold with the reason.
+    from e2e.test_sessions import chip
+
+    live_server.clock.freeze(berlin(2026, 3, 11, 8, 20))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    chip(page, "1.0 mm").click()
+    chip(page, "Crown").click()
+    chip(page, "At a clinic").click()
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_role("heading", name="Session logged")).to_be_visible()
     live_server.clock.freeze(berlin(2026, 3, 11, 8, 30))
-    page.locator(".mx-back").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
     expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
-    page.evaluate("htmx.trigger(document.body, 'session-logged')")
     hold = page.locator("#minoxidil-card .mx-hold")
     expect(hold).to_contain_text("On hold until Thu 08:20")
     expect(hold).to_contain_text("After your 1.0 mm session: minoxidil waits 24 h")
