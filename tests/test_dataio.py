@@ -622,3 +622,17 @@ def test_dates_in_the_file_are_kept_exactly(auth_client, user):
     assert import_file(auth_client, make_zip(data)).status_code == 200
     s = db.session.scalar(select(NeedlingSession))
     assert s.performed_at == datetime(2026, 3, 1, 9, 15, 30, 123456, tzinfo=UTC)
+
+
+def test_the_readme_example_is_a_valid_export_with_every_kind():
+    from pathlib import Path
+
+    from webapp.dataio.schemas import LISTS, ExportSchema, references
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Export format"):]
+    example = json.loads(section[section.index("```json") + 7:section.index("```", section.index("```json") + 7)])
+    data = ExportSchema().load(example)
+    assert references(data) == []
+    assert all(len(data[kind]) == 1 for kind in LISTS)
+    assert set(example) == set(ExportSchema().fields)

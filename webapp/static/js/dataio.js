@@ -29,9 +29,12 @@
     }
   });
 
-  document.addEventListener("htmx:afterRequest", function (event) {
-    if (!isImport(event) || !event.detail.successful) return;
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var result = event.detail.target;
+    if (!result || result.id !== "import-result" || !result.firstElementChild) return;
+    // The answer lands under the button, often below the fold: bring it into view.
+    result.scrollIntoView({ block: "nearest", behavior: "smooth" });
     var input = byId("import-file");
-    if (input) input.value = "";
+    if (input && result.querySelector(".import-done")) input.value = "";
   });
 })();
