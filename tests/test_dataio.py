@@ -14,6 +14,8 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import ExifTags, Image
 from sqlalchemy import func, select
 
@@ -636,3 +638,31 @@ def test_the_readme_example_is_a_valid_export_with_every_kind():
     assert references(data) == []
     assert all(len(data[kind]) == 1 for kind in LISTS)
     assert set(example) == set(ExportSchema().fields)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6)
+FIELDS = [(kind, key) for kind, rows in export_dict().items() if isinstance(rows, list) for key in rows[0]]
+FIELDS += [(None, key) for key in export_dict()] + [("profile", "timezone")]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(FIELDS), JSON_VALUES), min_size=1, max_size=3))
+def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_client, other_user, edits):
+    data = export_dict()
+    for (kind, key), value in edits:
+        if kind is None:
+            data[key] = value
+            continue
+        target = data.get(kind)
+        target = target[0] if isinstance(target, list) and target else target
+        if isinstance(target, dict):  # an earlier edit may have replaced the whole list
+            target[key] = value
+    before = counts(other_user.id)
+    resp = import_file(other_client, json.dumps(data).encode(), "rollwise.json")
+    assert resp.status_code in (200, 422), resp.status_code
+    if resp.status_code == 422:
+        assert counts(other_user.id) == before
+        assert "Nothing was imported" in text_of(resp)

@@ -151,7 +151,8 @@ def _open_zip(stream: IO[bytes], limits: Limits) -> Upload:
             # RuntimeError: an encrypted entry; NotImplementedError: a compression method zipfile lacks.
             raise _damaged(err) from err
         if len(data) > cap:
-            raise ImportRefused(f"{name[:80]} unpacks to more than {mb(cap)}, more than it claimed, so the ZIP was refused.", status=413)
+            raise ImportRefused(f"{name[:80]} unpacks to more than {mb(cap)}, more than it claimed, "
+                                "so the ZIP was refused.", status=413)
         return data
 
     data = _parse_json(read(JSON_NAME))

@@ -61,7 +61,7 @@ def _too_large(size: int | None, limit: int) -> Response:
     what = f"That file is {mb(size)}" if size else "That file is too large"
     error = ImportRefused(f"{what}; an import can be up to {mb(limit)}.", status=413)
     if request.htmx:
-        return _result_partial(413, error=error)
+        return _result_partial(413, import_error=error)
     return make_response(render_template("errors/page.html", code=413, title="That's too large",
                                          text=error.message + " Nothing was imported."),
                          413)
@@ -130,12 +130,13 @@ def import_data():
     except RequestEntityTooLarge:
         return _too_large(request.content_length, limit.upload_bytes)
     if upload is None or not upload.filename:
-        return _answer(422, error=ImportRefused("Choose the export file first: the .zip or .json you downloaded."))
+        choose = ImportRefused("Choose the export file first: the .zip or .json you downloaded.")
+        return _answer(422, import_error=choose)
     stream = upload.stream
     stream.seek(0, 2)
     size = stream.tell()
     try:
         result = service.import_upload(current_user.id, open_upload(stream, size, limit))
     except ImportRefused as refused:
-        return _answer(refused.status, error=refused)
-    return hx_trigger(_answer(200, result=result), "data-imported")
+        return _answer(refused.status, import_error=refused)
+    return hx_trigger(_answer(200, import_result=result), "data-imported")
