@@ -695,3 +695,17 @@ def test_secrets_never_leave_in_an_export(auth_client, user, clock):
     for secret in (token, row.token_hash, calendar.token, "secret-endpoint", "secret-auth", user.password_hash,
                    user.email):
         assert secret not in blob
+
+
+def test_only_a_bare_kept_original_skips_cleaning():
+    from webapp.photos.imaging import from_kept_original
+
+    kept = from_kept_original(CLEAN)
+    assert kept is not None and kept.original == CLEAN and (kept.width, kept.height) == (64, 48)
+    assert Image.open(io.BytesIO(kept.display)).size == (64, 48) and kept.thumb.startswith(b"\xff\xd8")
+    commented, too_big = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (40, 30)).save(commented, "JPEG", comment=b"hello")
+    Image.new("RGB", (4100, 10)).save(too_big, "JPEG")
+    for dirty in (jpeg(gps=True), CLEAN + b"hidden after the end", commented.getvalue(), too_big.getvalue(),
+                  b"\xff\xd8 not a jpeg \xff\xd9"):
+        assert from_kept_original(dirty) is None

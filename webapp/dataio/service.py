@@ -27,7 +27,6 @@ from typing import IO
 
 from flask import current_app
 from marshmallow import ValidationError
-from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +45,7 @@ from webapp.models import (
     Symptom,
     User,
 )
-from webapp.photos.imaging import PhotoRejected, Processed, process
+from webapp.photos.imaging import PhotoRejected, Processed, from_kept_original, process
 from webapp.rules import BANDS
 from webapp.storage import get_storage
 
@@ -323,25 +322,6 @@ def validate(upload: Upload) -> dict:
     return data
 
 
-def _clean_jpeg(raw: bytes, processed: Processed) -> bool:
-    """Is this already a stored original: a plain JPEG with no metadata, upright, at its kept size?
-
-    Then it is kept byte for byte (an export and its re-import stay identical);
-    anything else is kept as ``process()`` re-encoded it, metadata removed.
-    """
-    if not raw.endswith(b"\xff\xd9"):  # bytes after the end of the image could carry anything
-        return False
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.format != "JPEG" or img.mode not in ("RGB", "L"):
-                return False
-            if any(marker != "APP0" or not data.startswith(b"JFIF") for marker, data in img.applist):
-                return False  # EXIF, ICC, XMP, Adobe, comments: let process() drop them
-            return img.size == (processed.width, processed.height)
-    except Exception:  # noqa: BLE001  (process() already accepted it; unsure means re-encode)
-        return False
-
-
 @dataclass
 class _Staged:
     keys: dict[str, str]
@@ -423,14 +403,14 @@ def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, st
             raise _refuse_problems([f"photos[{i}].file: {p['file']} doesn't match its sha256, so it was changed "
                                     "or damaged after the export."])
         try:
-            processed = process(raw, tz)
+            # A kept original stays byte for byte; anything else is cleaned like an upload.
+            processed = from_kept_original(raw) or process(raw, tz)
         except PhotoRejected as exc:
             raise _refuse_problems([f"photos[{i}].file: {exc.message}"]) from exc
-        original = raw if _clean_jpeg(raw, processed) else processed.original
         keys = {"original": storage.new_key(), "display": storage.new_key(), "thumb": storage.new_key()}
         staged[p["client_id"]] = _Staged(keys, processed)
-        for name, content in (("original", original), ("display", processed.display), ("thumb", processed.thumb)):
-            storage.stage(keys[name], content)
+        for name in ("original", "display", "thumb"):
+            storage.stage(keys[name], getattr(processed, name))
     return same
 
 
