@@ -709,3 +709,15 @@ def test_only_a_bare_kept_original_skips_cleaning():
     for dirty in (jpeg(gps=True), CLEAN + b"hidden after the end", commented.getvalue(), too_big.getvalue(),
                   b"\xff\xd8 not a jpeg \xff\xd9"):
         assert from_kept_original(dirty) is None
+
+
+def test_a_write_racing_the_import_refuses_it_whole_with_try_again(other_client, nothing_changes, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    def lost_race():
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(db.session, "commit", lost_race)
+    resp = import_file(other_client, make_zip(export_dict()))
+    monkeypatch.undo()
+    refused(resp, 409, "Something was saved to your account at the same moment.", "Try the import again.")
