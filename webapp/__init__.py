@@ -103,6 +103,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from webapp import models  # noqa: F401  (register the tables)
     from webapp.api import bp as api_bp
     from webapp.auth import bp as auth_bp
+    from webapp.dataio import bp as dataio_bp
     from webapp.minoxidil import bp as minoxidil_bp
     from webapp.photos import bp as photos_bp
     from webapp.pwa import bp as pwa_bp
@@ -110,7 +111,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     from webapp.settings import bp as settings_bp
     from webapp.today import bp as today_bp
 
-    for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp):
+    for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp, dataio_bp):
         app.register_blueprint(bp)
 
     from webapp import assets, errors, reminders, web

@@ -32,6 +32,7 @@ def database_url(instance: Path) -> str:
 def load(instance_path: str) -> dict:
     instance = Path(instance_path)
     photo_max_mb = int(os.environ.get("PHOTO_MAX_MB", "20"))
+    import_max_mb = int(os.environ.get("IMPORT_MAX_MB", "1024"))
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_instance(instance, "secret_key"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
@@ -49,6 +50,11 @@ def load(instance_path: str) -> dict:
         # Whole request: the largest photo plus room for the other form fields.
         "MAX_CONTENT_LENGTH": photo_max_mb * 1024 * 1024 + 512 * 1024,
         "MAX_FORM_MEMORY_SIZE": 512 * 1024,
+        # Importing an export (Settings, Your data): the upload, and what its ZIP may unpack to.
+        "IMPORT_MAX_BYTES": import_max_mb * 1024 * 1024,
+        "IMPORT_MAX_UNCOMPRESSED_BYTES": 2 * import_max_mb * 1024 * 1024,
+        "IMPORT_MAX_ENTRIES": int(os.environ.get("IMPORT_MAX_ENTRIES", "20000")),
+        "IMPORT_MAX_JSON_BYTES": 64 * 1024 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
         "PASSWORD_HASH_METHOD": "scrypt",
         # Compress pages, partials, JSON and the static files (Flask-Compress).

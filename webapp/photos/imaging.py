@@ -182,3 +182,41 @@ def process(data: bytes, tz: str = "UTC") -> Processed:
     thumb_img = display_img.resize(fit_size(*img.size, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
     thumb = _jpeg(thumb_img, 80)
     return Processed(original, display, thumb, img.width, img.height, taken_at)
+
+
+def _bare_jfif(marker: str, body: bytes) -> bool:
+    """The 14-byte JFIF header Pillow writes: version, density, and a 0x0 thumbnail."""
+    return marker == "APP0" and len(body) == 14 and body.startswith(b"JFIF\x00") and body[12:14] == b"\x00\x00"
+
+
+def from_kept_original(data: bytes) -> Processed | None:
+    """A stored original kept byte for byte, with display and thumbnail copies made from it.
+
+    For imports (webapp/dataio): a file exactly as ``process()`` writes an original (a
+    plain JPEG with nothing but its JFIF header, upright, at most ORIGINAL_SIDE long, and
+    nothing after the end of the image) needs no cleaning, so re-importing an export
+    keeps photos identical and takes half the time. Anything else returns None and goes
+    through ``process()``, which removes what it carries.
+    """
+    if not data.endswith(b"\xff\xd9"):  # bytes after the end of the image could carry anything
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            if (img.format != "JPEG" or img.mode not in ("RGB", "L") or max(img.size) > ORIGINAL_SIDE
+                    or "comment" in img.info or any(not _bare_jfif(marker, body) for marker, body in img.applist)):
+                return None  # EXIF, ICC, XMP, Adobe, comments or a JFIF thumbnail: process() drops them
+            width, height = img.size
+            factor = 1
+            while factor < 8 and max(width, height) / (factor * 2) >= DISPLAY_SIDE:
+                factor *= 2
+            if factor > 1:
+                img.draft("RGB", (width // factor, height // factor))
+            img.load()
+    except Exception:  # noqa: BLE001  (unreadable here means process() decides, with its messages)
+        return None
+    img = img.convert("RGB")
+    display_img = img.resize(fit_size(width, height, DISPLAY_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    thumb_img = display_img.resize(fit_size(width, height, THUMB_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return Processed(data, _jpeg(display_img, 84), _jpeg(thumb_img, 80), width, height, None)

@@ -1,0 +1,142 @@
+"""Settings, Your data: download everything (JSON, CSV, ZIP with photos) and import an export."""
+
+from __future__ import annotations
+
+from flask import Response, make_response, render_template, request, send_file
+from flask_login import current_user, login_required
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webapp.clock import local, utcnow
+from webapp.dataio import bp, service
+from webapp.dataio.archive import ImportRefused, mb, open_upload
+from webapp.web import hx_trigger
+
+IMPORT_ENDPOINT = "dataio.import_data"
+
+
+def _filename(ext: str, what: str = "") -> str:
+    day = local(utcnow(), current_user.timezone).strftime("%Y-%m-%d")
+    return f"rollwise-{what}{day}.{ext}"
+
+
+def _private(resp: Response) -> Response:
+    # Health data: no cache on the way may keep a copy.
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _download(body: str, mimetype: str, name: str) -> Response:
+    resp = make_response(body)
+    resp.mimetype = mimetype
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return _private(resp)
+
+
+@bp.app_context_processor
+def data_helpers() -> dict:
+    def data_summary() -> dict:
+        return service.summary(current_user.id) if current_user.is_authenticated else {}
+
+    return {"data_summary": data_summary}
+
+
+@bp.record_once
+def _import_limit(state) -> None:
+    # Runs before every other before_request hook (CSRF reads the form, and so the body),
+    # so the import route's larger limit applies from the first byte.
+    state.app.before_request_funcs.setdefault(None, []).insert(0, _raise_import_limit)
+
+
+def _raise_import_limit():
+    if request.endpoint != IMPORT_ENDPOINT:
+        return None
+    limit = service.limits().upload_bytes
+    request.max_content_length = limit + 1024 * 1024  # room for the form's other fields
+    if request.content_length and request.content_length > request.max_content_length:
+        return _too_large(request.content_length, limit)
+    return None
+
+
+def _too_large(size: int | None, limit: int) -> Response:
+    what = f"That file is {mb(size)}" if size else "That file is too large"
+    error = ImportRefused(f"{what}; an import can be up to {mb(limit)}.", status=413)
+    if request.htmx:
+        return _result_partial(413, import_error=error)
+    return make_response(render_template("errors/page.html", code=413, title="That's too large",
+                                         text=error.message + " Nothing was imported."),
+                         413)
+
+
+@bp.get("/settings/export/rollwise.json")
+@login_required
+def export_json():
+    """Everything in one JSON file (photos listed; their files are in the ZIP)."""
+    text, _files = service.export_json(current_user)
+    return _download(text, "application/json", _filename("json"))
+
+
+@bp.get("/settings/export/sessions.csv")
+@login_required
+def export_sessions_csv():
+    """Sessions as a spreadsheet."""
+    return _download(service.sessions_csv(current_user), "text/csv", _filename("csv", "sessions-"))
+
+
+@bp.get("/settings/export/doses.csv")
+@login_required
+def export_doses_csv():
+    """Minoxidil doses as a spreadsheet."""
+    return _download(service.doses_csv(current_user), "text/csv", _filename("csv", "doses-"))
+
+
+@bp.get("/settings/export/rollwise.zip")
+@login_required
+def export_zip():
+    """The JSON, both CSV files and every photo, in one ZIP."""
+    resp = send_file(service.export_zip(current_user), mimetype="application/zip", as_attachment=True,
+                     download_name=_filename("zip"), max_age=0)
+    return _private(resp)
+
+
+@bp.get("/settings/data/summary")
+@login_required
+def summary():
+    """The counts in the Your data card, refreshed after an import."""
+    return render_template("settings/_data_summary.html")
+
+
+def _result_partial(status: int, **context) -> Response:
+    resp = make_response(render_template("settings/_import_result.html", **context), status)
+    resp.headers["HX-Retarget"] = "#import-result"
+    resp.headers["HX-Reswap"] = "innerHTML"
+    return resp
+
+
+def _answer(status: int, **context) -> Response:
+    if request.htmx:
+        return _result_partial(status, **context)
+    from webapp.settings.routes import _page  # the whole Settings page, for a plain form post
+
+    return _page(status, import_open=True, **context)
+
+
+@bp.post("/settings/import")
+@login_required
+def import_data():
+    """Import a Rollwise export (the ZIP or the JSON): everything or, if anything is wrong, nothing."""
+    limit = service.limits()
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _too_large(request.content_length, limit.upload_bytes)
+    if upload is None or not upload.filename:
+        choose = ImportRefused("Choose the export file first: the .zip or .json you downloaded.")
+        return _answer(422, import_error=choose)
+    stream = upload.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    try:
+        result = service.import_upload(current_user.id, open_upload(stream, size, limit))
+    except ImportRefused as refused:
+        return _answer(refused.status, import_error=refused)
+    return hx_trigger(_answer(200, import_result=result), "data-imported")

@@ -1,0 +1,540 @@
+"""Export a user's data (JSON, CSV, ZIP with photos) and import it back, all or nothing.
+
+Only the owner's rows are read (every query filters by ``user_id``). Secrets
+are never exported: the password, API tokens, the calendar token, push
+subscriptions and reminder sends stay behind.
+
+Import adds what isn't there yet, matched by stable keys: ``client_id`` where
+the table has one (sessions, doses, photos, stages), else a natural key
+(devices: kind, label, needle, created_at; symptoms: kind, started_at;
+regimen versions: effective_from, created_at). A dose for a slot that already
+has one, and a photo whose original has the same SHA-256 as one already kept,
+count as already there. The time zone and gap settings are taken from the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.clock import local, utcnow
+from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits, Upload
+from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
+from webapp.extensions import db
+from webapp.models import (
+    Device,
+    DoseLog,
+    GapSetting,
+    MinoxidilRegimen,
+    NeedlingSession,
+    Photo,
+    Stage,
+    Symptom,
+    User,
+)
+from webapp.photos.imaging import PhotoRejected, Processed, from_kept_original, process
+from webapp.rules import BANDS
+from webapp.storage import get_storage
+
+MAX_PROBLEMS = 8  # listed under a refused import; the rest are counted
+
+
+# ---- export ---------------------------------------------------------------------------
+
+
+@dataclass
+class PhotoFile:
+    name: str  # inside the ZIP
+    key: str  # the stored original
+
+
+def _photo_name(photo: Photo, tz: str) -> str:
+    return f"photos/{local(photo.taken_at, tz):%Y-%m-%d}_{photo.area}_{photo.client_id}.jpg"
+
+
+def _sha256_of(key: str) -> str | None:
+    storage = get_storage()
+    if not storage.exists(key):
+        return None
+    digest = hashlib.sha256()
+    with storage.open(key) as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def collect(user: User) -> tuple[dict, list[PhotoFile]]:
+    """Everything the user owns as export-format data, and the photo files that go with it."""
+    uid = user.id
+
+    def rows(model, *order):
+        return list(db.session.scalars(select(model).where(model.user_id == uid).order_by(*order)))
+
+    devices = rows(Device, Device.created_at, Device.id)
+    device_ref = {dev.id: f"device-{i}" for i, dev in enumerate(devices, 1)}
+    # Deleted sessions (waiting for their undo to lapse) are gone for the user, so not exported.
+    sessions = [s for s in rows(NeedlingSession, NeedlingSession.performed_at, NeedlingSession.client_id)
+                if s.deleted_at is None]
+    session_cid = {s.id: s.client_id for s in sessions}
+    band_order = {b.key: i for i, b in enumerate(BANDS)}
+
+    photos, files = [], []
+    for p in rows(Photo, Photo.taken_at, Photo.client_id):
+        sha = _sha256_of(p.original_key)
+        if sha is None:  # a row whose file is gone can't be restored; leave it out rather than break imports
+            continue
+        name = _photo_name(p, user.timezone)
+        files.append(PhotoFile(name, p.original_key))
+        photos.append({"client_id": p.client_id, "area": p.area, "taken_at": p.taken_at,
+                       "session_client_id": session_cid.get(p.session_id), "file": name, "sha256": sha,
+                       "width": p.width, "height": p.height, "created_at": p.created_at})
+    photo_cid = {p.id: p.client_id for p in rows(Photo, Photo.id)}
+    exported = {row["client_id"] for row in photos}
+
+    data = {
+        "format_version": FORMAT_VERSION,
+        "app": "Rollwise",
+        "exported_at": utcnow(),
+        "profile": {"timezone": user.timezone},
+        "devices": [{"ref": device_ref[dev.id], "kind": dev.kind, "label": dev.label, "needle_mm": dev.needle_mm,
+                     "created_at": dev.created_at, "retired_at": dev.retired_at} for dev in devices],
+        "sessions": [{"client_id": s.client_id, "performed_at": s.performed_at, "needle_mm": s.needle_mm,
+                      "device_ref": device_ref.get(s.device_id), "location": s.location, "areas": s.areas,
+                      "skin_reaction": s.skin_reaction, "pain": s.pain, "applied_after": s.applied_after,
+                      "notes": s.notes, "early": s.early, "override_reason": s.override_reason,
+                      "created_at": s.created_at} for s in sessions],
+        "symptoms": [{"kind": s.kind, "started_at": s.started_at, "resolved_at": s.resolved_at, "notes": s.notes,
+                      "session_client_id": session_cid.get(s.session_id)}
+                     for s in rows(Symptom, Symptom.started_at, Symptom.kind, Symptom.id)],
+        "gap_settings": [{"band": g.band, "days": g.days}
+                         for g in sorted(rows(GapSetting, GapSetting.id), key=lambda g: band_order.get(g.band, 99))],
+        # Oldest first: the order of versions decides which one is in force (minoxidil/service.py).
+        "minoxidil_regimens": [{"product": r.product, "amount": r.amount, "times": r.times,
+                                "start_date": r.start_date, "paused": r.paused, "effective_from": r.effective_from,
+                                "created_at": r.created_at} for r in rows(MinoxidilRegimen, MinoxidilRegimen.id)],
+        "doses": [{"client_id": x.client_id, "slot_at": x.slot_at, "applied_at": x.applied_at, "source": x.source,
+                   "created_at": x.created_at} for x in rows(DoseLog, DoseLog.slot_at)],
+        "photos": photos,
+        "stages": [{"client_id": s.client_id, "scale": s.scale, "grade": s.grade, "assessed_on": s.assessed_on,
+                    "assessed_by": s.assessed_by,
+                    "photo_client_id": photo_cid.get(s.photo_id) if photo_cid.get(s.photo_id) in exported else None,
+                    "created_at": s.created_at}
+                   for s in rows(Stage, Stage.assessed_on, Stage.client_id)],
+    }
+    return ExportSchema().dump(data), files
+
+
+def export_json(user: User) -> tuple[str, list[PhotoFile]]:
+    data, files = collect(user)
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n", files
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _when(at: datetime | None, tz: str) -> str:
+    return "" if at is None else local(at, tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _utc(at: datetime | None) -> str:
+    return "" if at is None else at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sessions_csv(user: User) -> str:
+    tz = user.timezone
+    devices = {d.id: d for d in db.session.scalars(select(Device).where(Device.user_id == user.id))}
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["date_local", "date_utc", "needle_mm", "device", "location", "areas", "skin_reaction", "pain",
+                "applied_after", "early", "override_reason", "notes", "client_id"])
+    for s in db.session.scalars(select(NeedlingSession).where(
+            NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None))
+            .order_by(NeedlingSession.performed_at, NeedlingSession.client_id)):
+        dev = devices.get(s.device_id)
+        device = " ".join(x for x in (dev.kind, dev.label) if x) if dev else ""
+        w.writerow([_when(s.performed_at, tz), _utc(s.performed_at), f"{s.needle_mm:.2f}", _cell(device), s.location,
+                    ";".join(s.areas), s.skin_reaction, "" if s.pain is None else s.pain, s.applied_after,
+                    "yes" if s.early else "no", _cell(s.override_reason), _cell(s.notes), s.client_id])
+    return out.getvalue()
+
+
+def doses_csv(user: User) -> str:
+    tz = user.timezone
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id"])
+    for x in db.session.scalars(select(DoseLog).where(DoseLog.user_id == user.id).order_by(DoseLog.slot_at)):
+        w.writerow([_when(x.slot_at, tz), _utc(x.slot_at), _when(x.applied_at, tz), _utc(x.applied_at), x.source,
+                    x.client_id])
+    return out.getvalue()
+
+
+ZIP_README = """Rollwise export
+===============
+
+rollwise.json   everything you logged (format_version {version}); Rollwise can import this ZIP or this file
+sessions.csv    your microneedling sessions, one per row (times in {tz} and in UTC)
+doses.csv       your minoxidil doses, one per row
+photos/         your photos as kept by Rollwise: full size, upright, location and camera details removed
+
+Exported {at} UTC.
+"""
+
+
+def export_zip(user: User) -> IO[bytes]:
+    """The ZIP in a temporary file (photos can add up to more than belongs in memory), rewound."""
+    text, files = export_json(user)
+    storage = get_storage()
+    stamp = local(utcnow(), user.timezone).timetuple()[:6]
+
+    def entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(name, date_time=stamp)
+        info.compress_type = compress
+        info.external_attr = 0o644 << 16  # readable files once unpacked
+        return info
+
+    out = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it after sending)
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(entry(JSON_NAME), text)
+        zf.writestr(entry("sessions.csv"), sessions_csv(user))
+        zf.writestr(entry("doses.csv"), doses_csv(user))
+        zf.writestr(entry("README.txt"), ZIP_README.format(version=FORMAT_VERSION, tz=user.timezone,
+                                                           at=utcnow().strftime("%Y-%m-%d %H:%M")))
+        for f in files:
+            with storage.open(f.key) as src:
+                zf.writestr(entry(f.name, zipfile.ZIP_STORED), src.read())  # JPEGs are compressed already
+    out.seek(0)
+    return out
+
+
+def summary(user_id: int) -> dict[str, int]:
+    def count(model, *where):
+        return db.session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id, *where)) or 0
+
+    return {"sessions": count(NeedlingSession, NeedlingSession.deleted_at.is_(None)), "doses": count(DoseLog),
+            "photos": count(Photo)}
+
+
+# ---- import ---------------------------------------------------------------------------
+
+
+def limits() -> Limits:
+    cfg = current_app.config
+    return Limits(upload_bytes=cfg["IMPORT_MAX_BYTES"], entries=cfg["IMPORT_MAX_ENTRIES"],
+                  uncompressed_bytes=cfg["IMPORT_MAX_UNCOMPRESSED_BYTES"], json_bytes=cfg["IMPORT_MAX_JSON_BYTES"],
+                  photo_bytes=cfg["PHOTO_MAX_BYTES"])
+
+
+NOUNS = {"sessions": ("session", "sessions"), "doses": ("dose", "doses"), "photos": ("photo", "photos"),
+         "devices": ("device", "devices"), "symptoms": ("symptom", "symptoms"),
+         "minoxidil_regimens": ("regimen version", "regimen versions"), "stages": ("stage", "stages"),
+         "gap_settings": ("gap setting", "gap settings")}
+
+
+def plural(n: int, kind: str) -> str:
+    one, many = NOUNS[kind]
+    return f"{n} {one if n == 1 else many}"
+
+
+@dataclass
+class ImportResult:
+    added: Counter = field(default_factory=Counter)
+    existing: Counter = field(default_factory=Counter)
+    photos_without_file: int = 0
+    timezone: str = ""
+    # What an undo needs if the photo files can't be published after the commit.
+    created: list = field(default_factory=list, repr=False)
+    previous_timezone: str = ""
+    previous_gaps: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def headline(self) -> str:
+        there = sum(self.existing.values())
+        if not sum(self.added.values()):
+            return f"Nothing new to import: all {there} records were already there." if there else \
+                "The file holds no records, so there was nothing to import."
+        main = ", ".join(plural(self.added[k], k) for k in ("sessions", "doses", "photos"))
+        return f"Imported {main}; {there} already there."
+
+    @property
+    def also(self) -> str:
+        rest = [plural(self.added[k], k) for k in ("devices", "symptoms", "minoxidil_regimens", "stages",
+                                                   "gap_settings") if self.added[k]]
+        if not rest:
+            return ""
+        return "Also " + (", ".join(rest[:-1]) + " and " + rest[-1] if len(rest) > 1 else rest[0]) + "."
+
+
+def _refuse_problems(problems: list[str]) -> ImportRefused:
+    n = len(problems)
+    shown = problems[:MAX_PROBLEMS]
+    if n > MAX_PROBLEMS:
+        shown.append(f"…and {n - MAX_PROBLEMS} more.")
+    what = "a problem" if n == 1 else f"{n} problems"
+    return ImportRefused(f"This file has {what}. Fix {'it' if n == 1 else 'them'} or "
+                         "export again from Rollwise.", shown)
+
+
+def validate(upload: Upload) -> dict:
+    """The upload's data, checked against format version 1; ImportRefused names what is wrong."""
+    raw = upload.data
+    if not isinstance(raw, dict):
+        raise ImportRefused(f"That JSON isn't a Rollwise export: it should be one object with format_version. "
+                            f"{EXPORT_HINT}")
+    if "format_version" not in raw:
+        raise ImportRefused(f"format_version is missing, so this isn't a Rollwise export (or it was cut down). "
+                            f"{EXPORT_HINT}")
+    version = raw["format_version"]
+    shown = json.dumps(version)[:20]
+    again = "Export again from Rollwise and import that file."
+    if type(version) is not int:
+        raise ImportRefused(f"format_version is {shown}, but it should be the number {FORMAT_VERSION}. {again}")
+    if version != FORMAT_VERSION:
+        why = "it was made by a newer Rollwise" if version > FORMAT_VERSION else "that version doesn't exist"
+        raise ImportRefused(f"format_version is {shown}, but this Rollwise reads version {FORMAT_VERSION}: {why}. "
+                            f"{again}")
+    try:
+        data = ExportSchema().load(raw)
+    except ValidationError as err:
+        raise _refuse_problems(flatten(err.messages)) from err
+    problems = references(data)
+    if upload.kind == "zip":
+        problems += [f"photos[{i}].file: {p['file']} is missing from the ZIP." for i, p in enumerate(data["photos"])
+                     if p["file"] not in upload.names]
+    if problems:
+        raise _refuse_problems(problems)
+    return data
+
+
+@dataclass
+class _Staged:
+    keys: dict[str, str]
+    processed: Processed
+
+
+def _existing_photo_hashes(user_id: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for pid, key in db.session.execute(select(Photo.id, Photo.original_key).where(Photo.user_id == user_id)):
+        sha = _sha256_of(key)
+        if sha:
+            out.setdefault(sha, pid)
+    return out
+
+
+def import_upload(user_id: int, upload: Upload) -> ImportResult:
+    """Import a checked upload into the user's account in one transaction; files published after commit."""
+    data = validate(upload)
+    storage = get_storage()
+    staged: dict[str, _Staged] = {}
+    try:
+        result = _import(user_id, upload, data, storage, staged)
+    except IntegrityError as err:
+        db.session.rollback()
+        _discard(storage, staged)
+        raise ImportRefused("Something was saved to your account at the same moment. "
+                            "Try the import again.", status=409) from err
+    except BaseException:
+        db.session.rollback()
+        _discard(storage, staged)
+        raise
+    try:
+        for item in staged.values():
+            for key in item.keys.values():
+                storage.publish(key)
+    except BaseException:
+        # The rows are committed but a file couldn't be put in place: undo the whole import.
+        _discard(storage, staged)
+        _undo(user_id, result)
+        raise
+    return result
+
+
+def _undo(user_id: int, result: ImportResult) -> None:
+    db.session.rollback()
+    for row in reversed(result.created):
+        db.session.delete(row)
+    user = db.session.get(User, user_id)
+    user.timezone = result.previous_timezone
+    for g in db.session.scalars(select(GapSetting).where(GapSetting.user_id == user_id)):
+        if g.band in result.previous_gaps:
+            g.days = result.previous_gaps[g.band]
+    db.session.commit()
+
+
+def _discard(storage, staged: dict[str, _Staged]) -> None:
+    for item in staged.values():
+        for key in item.keys.values():
+            storage.discard(key)
+
+
+def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, staged: dict[str, _Staged]) -> dict:
+    """Process and stage the files of photos not kept yet, before any row is written.
+
+    Returns client_id -> the id of a photo already kept with the same original (SHA-256).
+    """
+    if upload.kind != "zip" or not data["photos"]:
+        return {}
+    have = set(db.session.scalars(select(Photo.client_id).where(Photo.user_id == user_id)))
+    wanted = [(i, p) for i, p in enumerate(data["photos"]) if p["client_id"] not in have]
+    hashes = _existing_photo_hashes(user_id) if wanted else {}
+    same: dict[str, int] = {}
+    for i, p in wanted:
+        if p["sha256"] in hashes:
+            same[p["client_id"]] = hashes[p["sha256"]]
+            continue
+        raw = upload.read(p["file"])
+        if hashlib.sha256(raw).hexdigest() != p["sha256"]:
+            raise _refuse_problems([f"photos[{i}].file: {p['file']} doesn't match its sha256, so it was changed "
+                                    "or damaged after the export."])
+        try:
+            # A kept original stays byte for byte; anything else is cleaned like an upload.
+            processed = from_kept_original(raw) or process(raw, tz)
+        except PhotoRejected as exc:
+            raise _refuse_problems([f"photos[{i}].file: {exc.message}"]) from exc
+        keys = {"original": storage.new_key(), "display": storage.new_key(), "thumb": storage.new_key()}
+        staged[p["client_id"]] = _Staged(keys, processed)
+        for name in ("original", "display", "thumb"):
+            storage.stage(keys[name], getattr(processed, name))
+    return same
+
+
+def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str, _Staged]) -> ImportResult:
+    same_photo = _stage_photos(user_id, data["profile"]["timezone"], upload, data, storage, staged)
+    # End the read transaction: the writes below run in one short transaction (SQLite
+    # can't upgrade a reader whose snapshot another writer has moved past).
+    db.session.rollback()
+    result = ImportResult(timezone=data["profile"]["timezone"])
+    added, existing = result.added, result.existing
+
+    def add(kind: str, row):
+        db.session.add(row)
+        result.created.append(row)
+        added[kind] += 1
+        return row
+
+    user = db.session.get(User, user_id)
+    result.previous_timezone = user.timezone
+    user.timezone = data["profile"]["timezone"]
+
+    def mine(model):
+        return list(db.session.scalars(select(model).where(model.user_id == user_id)))
+
+    devices = {(x.kind, x.label, x.needle_mm, x.created_at): x for x in mine(Device)}
+    by_ref: dict[str, Device] = {}
+    for row in data["devices"]:
+        key = (row["kind"], row["label"], row["needle_mm"], row["created_at"])
+        if key in devices:
+            existing["devices"] += 1
+        else:
+            devices[key] = add("devices", Device(user_id=user_id, **row_fields(row, "ref")))
+        by_ref[row["ref"]] = devices[key]
+
+    sessions = {s.client_id: s for s in mine(NeedlingSession)}
+    for row in data["sessions"]:
+        if row["client_id"] in sessions:
+            existing["sessions"] += 1
+            continue
+        sessions[row["client_id"]] = add("sessions", NeedlingSession(
+            user_id=user_id, device=by_ref.get(row["device_ref"]), **row_fields(row, "device_ref")))
+    db.session.flush()
+
+    def session_id(cid: str | None) -> int | None:
+        s = sessions.get(cid) if cid else None
+        return s.id if s is not None and s.deleted_at is None else None
+
+    symptoms = {(x.kind, x.started_at) for x in mine(Symptom)}
+    for row in data["symptoms"]:
+        if (row["kind"], row["started_at"]) in symptoms:
+            existing["symptoms"] += 1
+            continue
+        symptoms.add((row["kind"], row["started_at"]))
+        add("symptoms", Symptom(user_id=user_id, session_id=session_id(row["session_client_id"]),
+                                **row_fields(row, "session_client_id")))
+
+    gaps = {g.band: g for g in mine(GapSetting)}
+    result.previous_gaps = {band: g.days for band, g in gaps.items()}
+    for row in data["gap_settings"]:
+        g = gaps.get(row["band"])
+        if g is not None and g.days == row["days"]:
+            existing["gap_settings"] += 1
+            continue
+        if g is None:
+            add("gap_settings", GapSetting(user_id=user_id, band=row["band"], days=row["days"]))
+        else:
+            g.days = row["days"]
+            added["gap_settings"] += 1
+
+    regimens = {(r.effective_from, r.created_at) for r in mine(MinoxidilRegimen)}
+    for row in data["minoxidil_regimens"]:  # in the file's order: later versions supersede earlier ones
+        if (row["effective_from"], row["created_at"]) in regimens:
+            existing["minoxidil_regimens"] += 1
+            continue
+        regimens.add((row["effective_from"], row["created_at"]))
+        add("minoxidil_regimens", MinoxidilRegimen(user_id=user_id, **row_fields(row)))  # inserted in file order
+
+    dose_ids = set()
+    dose_slots = set()
+    for x in mine(DoseLog):
+        dose_ids.add(x.client_id)
+        dose_slots.add(x.slot_at)
+    for row in data["doses"]:
+        # One dose per slot (PRODUCT.md: never double up), so a slot already logged is already there.
+        if row["client_id"] in dose_ids or row["slot_at"] in dose_slots:
+            existing["doses"] += 1
+            continue
+        add("doses", DoseLog(user_id=user_id, **row_fields(row)))
+
+    photos = {p.client_id: p for p in mine(Photo)}
+    photo_ids: dict[str, int | None] = {cid: p.id for cid, p in photos.items()}
+    for row in data["photos"]:
+        cid = row["client_id"]
+        if cid in photos or cid in same_photo:
+            existing["photos"] += 1
+            photo_ids.setdefault(cid, same_photo.get(cid))
+            item = staged.pop(cid, None)  # stored by someone else meanwhile: its files aren't needed
+            if item:
+                _discard(storage, {cid: item})
+            continue
+        item = staged.get(cid)
+        if item is None:  # the JSON alone: the files are only in the ZIP
+            result.photos_without_file += 1
+            continue
+        photos[cid] = add("photos", Photo(
+            user_id=user_id, client_id=cid, area=row["area"], taken_at=row["taken_at"],
+            session_id=session_id(row["session_client_id"]), original_key=item.keys["original"],
+            display_key=item.keys["display"], thumb_key=item.keys["thumb"], width=item.processed.width,
+            height=item.processed.height, created_at=row["created_at"]))
+    db.session.flush()
+    photo_ids.update({cid: p.id for cid, p in photos.items()})
+
+    stages = {s.client_id for s in mine(Stage)}
+    for row in data["stages"]:
+        if row["client_id"] in stages:
+            existing["stages"] += 1
+            continue
+        stages.add(row["client_id"])
+        add("stages", Stage(user_id=user_id, photo_id=photo_ids.get(row["photo_client_id"]) if
+                            row["photo_client_id"] else None, **row_fields(row, "photo_client_id")))
+
+    db.session.commit()
+    return result
+
+
+def row_fields(row: dict, *drop: str) -> dict:
+    return {k: v for k, v in row.items() if k not in drop}
