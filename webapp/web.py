@@ -43,6 +43,13 @@ def hx_redirect(location: str) -> Response:
     return resp
 
 
+def id_param(raw: str | None) -> int | None:
+    """A row id from a query or form value: 1 to 10 ASCII digits (str.isdigit also takes '²')."""
+    if raw and len(raw) <= 10 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
 def field_errors(err: ValidationError) -> dict[str, str]:
     """marshmallow's nested messages flattened to one sentence per form field."""
     out: dict[str, str] = {}
@@ -79,7 +86,8 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         from webapp.models import User
 
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        uid = id_param(user_id)
+        return db.session.get(User, uid) if uid is not None else None
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."

@@ -26,7 +26,7 @@ from webapp.sessions.schemas import (
     SessionSchema,
     SymptomSchema,
 )
-from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
+from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page
 
 PAGE_SIZE = 20
 FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
@@ -174,8 +174,8 @@ def new():
 def back():
     """From a confirmation step back to the form, with everything kept."""
     editing = None
-    if request.form.get("editing", "").isdigit():
-        editing = service.own_session(int(request.form["editing"]))
+    if id_param(request.form.get("editing")) is not None:
+        editing = service.own_session(id_param(request.form["editing"]))
     return panel(values=posted_values(), editing=editing)
 
 
@@ -339,10 +339,10 @@ def history():
 @login_required
 def history_more():
     """The next page of the history, loaded as the list scrolls into view."""
-    before = request.args.get("before", "")
-    if not before.isdigit():
+    before = id_param(request.args.get("before"))
+    if before is None:
         abort(400)
-    anchor = db.session.get(NeedlingSession, int(before)) if int(before) <= service.MAX_ID else None
+    anchor = db.session.get(NeedlingSession, before) if before <= service.MAX_ID else None
     if anchor is None or anchor.user_id != current_user.id:
         abort(404)
     rows = page_after(anchor)
