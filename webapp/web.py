@@ -44,9 +44,11 @@ def hx_redirect(location: str) -> Response:
 
 
 def id_param(raw: str | None) -> int | None:
-    """A row id from a query or form value: 1 to 10 ASCII digits (str.isdigit also takes '²')."""
-    if raw and len(raw) <= 10 and raw.isascii() and raw.isdigit():
-        return int(raw)
+    """A row id from a query or form value, or None unless ASCII digits (str.isdigit also takes '²').
+
+    Longer numbers than a 64-bit integer become 2**31, an id no row has (ids are 32-bit)."""
+    if raw and raw.isascii() and raw.isdigit():
+        return int(raw) if len(raw) <= 18 else 2**31
     return None
 
 
