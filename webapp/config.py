@@ -61,6 +61,8 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),
         "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
+        # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
         # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
     }
