@@ -280,3 +280,13 @@ def test_api_is_rate_limited_per_token(limited_app):
     assert resp.status_code == 429 and resp.is_json
     assert "try again in 1 minute" in resp.get_json()["message"] and int(resp.headers["Retry-After"]) > 0
     assert two.get("/api/v1/status").status_code == 200  # another token has its own budget
+
+
+@pytest.mark.parametrize("slot", ["dose-99991231T2359Z", "dose-00010101T0000Z", "tomorrow", ""])
+def test_slots_outside_any_routine_are_refused(api, auth_client, slot):
+    auth_client.post("/settings/minoxidil", data=REGIMEN)
+    resp = api.post("/api/v1/doses", json={"slot": slot})
+    assert resp.status_code in (201, 422)  # "" means "the due one"
+    if slot:
+        assert resp.status_code == 422 and "slot" in resp.get_json()["fields"]
+        assert count(DoseLog) == 0

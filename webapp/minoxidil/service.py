@@ -269,6 +269,8 @@ def log_dose(user: User, client_id: str, slot_key: str | None, source: str, now:
     if slot_key:
         try:
             at = d.parse_slot_key(slot_key)
+            if abs(at - now) > timedelta(days=400):  # not a slot of this routine (and year 9999 overflows)
+                raise ValueError(slot_key)
         except ValueError:
             return DoseOutcome("bad_slot", message="That dose time isn't in your schedule. Reload the page.")
         slot = find_slot(user, at, now)

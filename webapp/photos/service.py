@@ -31,11 +31,18 @@ SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
 ASSESSORS = {"self": "Self", "clinician": "Clinician"}
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers
+
+
 def own_photo(user_id: int, photo_id: int) -> Photo | None:
+    if not 0 < photo_id <= MAX_ID:  # no such row, and too large for the database to compare
+        return None
     return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.user_id == user_id))
 
 
 def own_session(user_id: int, session_id: int) -> NeedlingSession | None:
+    if not 0 < session_id <= MAX_ID:
+        return None
     return db.session.scalar(select(NeedlingSession).where(
         NeedlingSession.id == session_id, NeedlingSession.user_id == user_id,
         NeedlingSession.deleted_at.is_(None)))

@@ -137,7 +137,7 @@ def needle_chips(chosen: str) -> list[tuple[str, bool]]:
 def when_label(raw: str) -> str:
     """The log form's collapsed 'when' line: 'Now', or the chosen day and time."""
     try:
-        chosen = datetime.fromisoformat(raw)
+        chosen = datetime.fromisoformat(raw).replace(tzinfo=None)  # read as wall time, as SessionSchema does
     except ValueError:
         return raw
     now = local(utcnow(), current_user.timezone).replace(tzinfo=None)
