@@ -4,8 +4,8 @@ request writes nothing (row counts and stored files unchanged)."""
 from __future__ import annotations
 
 import io
-import os
 import json
+import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
