@@ -75,7 +75,14 @@ def _url_for_rule(rule: Rule) -> str:
     return url
 
 
+def _row_counts() -> dict[str, int]:
+    from sqlalchemy import func
+
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+
+
 def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_client):
+    before = _row_counts()
     checked = []
     for rule in app.url_map.iter_rules():
         methods = (rule.methods or set()) & UNSAFE
@@ -88,6 +95,7 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_clien
             assert "This form has expired" in text_of(resp)
             checked.append(url)
     assert "/logout" in checked and "/settings/password" in checked
+    assert _row_counts() == before, "a refused request wrote something"
 
 
 def test_token_authenticated_writes_refuse_requests_without_their_token(app, client, auth_client):
