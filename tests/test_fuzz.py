@@ -9,9 +9,10 @@ import os
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -226,3 +227,28 @@ def test_api_list_params(client, world, limit, before):
     resp = client.get("/api/v1/sessions", query_string={"limit": limit, "before": before},
                       headers={"Authorization": f"Bearer {world['token']}"})
     assert resp.status_code < 500 and resp.is_json
+
+
+# ---- JSON the pages post (push subscriptions, notification actions) and the calendar address -------
+
+@pytest.mark.parametrize("path", ["/minoxidil/push/subscribe", "/minoxidil/push/unsubscribe",
+                                  "/minoxidil/push/action"])
+@FUZZ
+@given(body=st.one_of(json_values, st.fixed_dictionaries(
+    {"endpoint": mixed(["https://push.example/abc"]),
+     "keys": st.one_of(json_values, st.fixed_dictionaries({"p256dh": mixed(["BEl6"]), "auth": mixed(["x1"])}))}),
+    st.fixed_dictionaries({"action": mixed(["applied", "snooze", "open"]), "token": odd_text})))
+@example(body={"endpoint": "https://push.example/a\x00b", "keys": {"p256dh": "BEl6", "auth": "x1"}})
+@example(body={"endpoint": "https://push.example/\ud800", "keys": {"p256dh": "BEl6", "auth": "x1"}})
+@example(body={"endpoint": {"$ne": None}})
+def test_push_json_of_any_shape(auth_client, world, path, body):
+    before = row_counts()
+    resp = auth_client.post(path, data=json.dumps(body), content_type="application/json")
+    refused_wrote_nothing(resp, before, (path, body))
+
+
+@FUZZ
+@given(secret=odd_text)
+def test_calendar_addresses(client, world, secret):
+    resp = client.get("/calendar/" + quote(secret, safe="") + ".ics")
+    assert resp.status_code < 500

@@ -269,16 +269,31 @@ def send_test():
     return _settings_section("reminders", saved=saved)
 
 
+def _json_object() -> dict:
+    """The posted JSON object; anything else (a list, a number, bad JSON) reads as empty."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _storable(*texts: str) -> bool:
+    """No NUL bytes or lone surrogates: PostgreSQL text can hold neither."""
+    try:
+        return all("\x00" not in t and t.encode("utf-8") is not None for t in texts)
+    except UnicodeEncodeError:
+        return False
+
+
 @bp.post("/minoxidil/push/subscribe")
 @login_required
 def push_subscribe():
     """Store this browser's push subscription (JSON from minoxidil.js after a tap)."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     endpoint = body.get("endpoint")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     if (not isinstance(endpoint, str) or not endpoint.startswith("https://") or len(endpoint) > 2048
             or not isinstance(keys.get("p256dh"), str) or not isinstance(keys.get("auth"), str)
-            or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100):
+            or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100
+            or not _storable(endpoint, keys["p256dh"], keys["auth"])):
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is not None and sub.user_id != current_user.id:
@@ -298,9 +313,11 @@ def push_subscribe():
 @login_required
 def push_unsubscribe():
     """Forget this browser's push subscription."""
-    body = request.get_json(silent=True) or {}
+    endpoint = _json_object().get("endpoint")
+    if not isinstance(endpoint, str) or not _storable(endpoint):
+        return jsonify(ok=True)  # nothing stored can match it
     sub = db.session.scalar(select(PushSubscription).where(
-        PushSubscription.endpoint == body.get("endpoint"), PushSubscription.user_id == current_user.id))
+        PushSubscription.endpoint == endpoint, PushSubscription.user_id == current_user.id))
     if sub is not None:
         db.session.delete(sub)
         db.session.commit()
@@ -314,9 +331,10 @@ def push_action():
 
     CSRF-safe without the session token: the payload carries a signed token bound
     to one user's one slot (webapp.reminders.action_token)."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     action = body.get("action")
-    data = reminders.read_action_token(body.get("token") or "")
+    token = body.get("token")
+    data = reminders.read_action_token(token) if isinstance(token, str) else None
     if data is None or action not in ("applied", "snooze", "open"):
         return jsonify(error="This reminder can't be confirmed. Open Rollwise and tap Applied there."), 403
     if current_user.is_authenticated and current_user.id != data["u"]:

@@ -164,8 +164,8 @@ def active_calendar_token(user_id: int) -> CalendarToken | None:
 
 def calendar_token_by_secret(secret: str) -> CalendarToken | None:
     """A live token for the feed; revoked, replaced or unknown secrets find nothing."""
-    if not secret or len(secret) > 64:
-        return None
+    if not secret or len(secret) > 64 or not secret.replace("-", "").replace("_", "").isalnum() or not secret.isascii():
+        return None  # token_urlsafe's alphabet only (a NUL byte can't even be sent to PostgreSQL)
     return db.session.scalar(select(CalendarToken).where(
         CalendarToken.token == secret, CalendarToken.revoked_at.is_(None)))
 
