@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from typing import NoReturn
 
 from flask import abort, current_app, request
 from marshmallow import ValidationError
@@ -73,7 +74,7 @@ def json_body() -> dict:
     return body
 
 
-def invalid(err: ValidationError):
+def invalid(err: ValidationError) -> NoReturn:
     """422 with every field's message, as the form shows them beside the fields."""
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
     exc = UnprocessableEntity(description="Some fields need a look: see 'fields'.")
