@@ -111,6 +111,7 @@ FORMS = {
                        "assessed_on": ["2026-03-01", "1900-01-01"], "assessed_by": ["self", "clinician"],
                        "photo_id": ["1", "99999999999999999999"]},
     "/settings/tokens": {"name": ["Shortcuts"]},
+    "/settings/delete-account": {"password": ["not the password", "x" * 300]},  # never the right one here
     "/sessions/{session_id}": SESSION_FIELDS,
 }
 
@@ -252,3 +253,22 @@ def test_push_json_of_any_shape(auth_client, world, path, body):
 def test_calendar_addresses(client, world, secret):
     resp = client.get("/calendar/" + quote(secret, safe="") + ".ics")
     assert resp.status_code < 500
+
+
+# Writes whose only input is the URL (or nothing): covered by the CSRF and id suites in tests/test_security.py.
+NO_FIELDS = {"/logout", "/settings/calendar", "/settings/calendar/revoke", "/settings/reminders/test",
+             "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
+             "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
+             "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
+             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke"}
+# Forms fuzzed in tests/test_form_fuzz.py (accounts).
+FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password"}
+
+
+def test_every_write_is_fuzzed_here_or_listed(app):
+    fuzzed = {p.replace("{session_id}", "<int:session_id>") for p in FORMS} | {"/photos"} | {
+        "/api/v1/sessions", "/api/v1/doses", "/minoxidil/push/subscribe", "/minoxidil/push/unsubscribe",
+        "/minoxidil/push/action"}
+    writes = {r.rule for r in app.url_map.iter_rules() if (r.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}}
+    missing = writes - fuzzed - NO_FIELDS - FUZZED_ELSEWHERE
+    assert not missing, f"fuzz these forms in FORMS (or list them in NO_FIELDS): {sorted(missing)}"
