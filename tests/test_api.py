@@ -67,6 +67,11 @@ def session_body(**over) -> dict:
 
 # ---- status ----------------------------------------------------------------------------------
 
+def test_dose_without_a_routine_says_to_set_one_up(api):
+    resp = api.post("/api/v1/doses")
+    assert resp.status_code == 409 and "Set it up in Settings" in resp.get_json()["message"]
+
+
 def test_status_of_a_new_account(api):
     body = api.get("/api/v1/status").get_json()
     assert body["needling"]["state"] == "first" and body["needling"]["next_safe_at"] is None
@@ -138,7 +143,8 @@ def test_early_session_needs_an_override_reason(api, user, clock):
     body = resp.get_json()
     assert body["needs"] == "override_reason" and body["areas"] == ["crown"]
     assert body["early_by_seconds"] == 2 * 86400  # 3-day default gap, 1 day gone
-    assert "Crown is still healing" in body["message"] and "convention, not a trial result" in body["message"]
+    assert "Crown is still healing: 2 d 0 h to go after your 0.25 mm session (the wait is 3 days" in body["message"]
+    assert "convention, not a trial result" in body["message"]
     assert count(NeedlingSession, user.id) == 1
 
     resp = api.post("/api/v1/sessions", json=session_body(override=True))

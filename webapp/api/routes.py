@@ -211,7 +211,7 @@ def log_session():
         else:
             names = ", ".join(rules.AREAS.get(a, a) for a in e.areas)
             why = (f"{names} {'is' if len(e.areas) == 1 else 'are'} still healing: {rules.wait_text(e.by)} to go "
-                   f"after your {e.binding.needle_mm} mm session (a {rules.days_text(e.binding.gap)} wait: "
+                   f"after your {e.binding.needle_mm} mm session (the wait is {rules.days_text(e.binding.gap)}: "
                    "convention, not a trial result).")
         return conflict("Too early", why + " To log it anyway, send \"override_reason\" with a short reason; "
                         "the session stays marked as early.",
@@ -248,6 +248,8 @@ def log_dose():
     if out.kind == "none_due":
         nxt = next((s for s in mx.slots_for(user, now, now + timedelta(days=3), now)
                     if s.at > now and s.status != "held"), None)
+        if mx.current_regimen(user.id, now) is None:
+            return conflict("Nothing due", "No minoxidil routine is set up yet. Set it up in Settings → Minoxidil.")
         return conflict("Nothing due", "No dose is due right now.", next=slot_json(nxt, now))
     if out.kind == "held":
         hold = out.slot.hold
