@@ -100,3 +100,39 @@ def test_token_use_is_recorded(app, auth_client, clock):
     token = create_token(auth_client)
     app.test_client().get("/api/v1/sessions", headers=bearer(token))
     assert db.session.scalar(select(ApiToken)).last_used_at == clock()
+
+
+def test_status_and_writes_use_the_tokens_account_only(app, auth_client, other_client, user, other_user, clock):
+    from webapp.models import DoseLog, Symptom
+
+    add_session(other_user.id, clock() - timedelta(hours=2), mm="1.5")
+    db.session.add(Symptom(user_id=other_user.id, kind="pain", started_at=clock() - timedelta(hours=1)))
+    db.session.commit()
+    regimen = {"product": "solution_5", "amount": "1 mL", "doses_per_day": "2", "time_1": "08:00",
+               "time_2": "20:00", "start_date": "2026-03-10"}
+    auth_client.post("/settings/minoxidil", data=regimen)
+    token = create_token(auth_client)
+    api = app.test_client()
+    status = api.get("/api/v1/status", headers=bearer(token)).get_json()
+    # The other account's session, symptom and hold are invisible here.
+    assert status["needling"]["state"] == "first" and status["needling"]["paused_by"] == []
+    assert status["minoxidil"]["held"] == [] and status["minoxidil"]["due"]["status"] == "due"
+    assert status["timezone"] == user.timezone
+
+    # other_client's cookie rides along: the token, not the cookie, names the account.
+    resp = other_client.post("/api/v1/sessions", headers=bearer(token), csrf=False,
+                             json={"needle_mm": 0.25, "location": "home", "areas": ["crown"]})
+    assert resp.status_code == 201
+    assert db.session.get(NeedlingSession, resp.get_json()["session"]["id"]).user_id == user.id
+    resp = other_client.post("/api/v1/doses", headers=bearer(token), csrf=False, json={})
+    assert resp.status_code == 201
+    assert db.session.scalar(select(DoseLog)).user_id == user.id
+    other_token = create_token(other_client)
+    theirs = api.get("/api/v1/sessions", headers=bearer(other_token)).get_json()["sessions"]
+    assert [s["needle_mm"] for s in theirs] == [1.5]
+
+
+def test_a_cookie_alone_does_not_open_the_api(auth_client):
+    resp = auth_client.get("/api/v1/status")
+    assert resp.status_code == 401 and resp.is_json
+    assert auth_client.post("/api/v1/doses", json={}).status_code == 401

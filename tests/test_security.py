@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import secrets
 
 import pytest
+from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
 from tests.support import PASSWORD, Client, text_of
@@ -73,7 +75,14 @@ def _url_for_rule(rule: Rule) -> str:
     return url
 
 
+def _row_counts() -> dict[str, int]:
+    from sqlalchemy import func
+
+    return {t.name: db.session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+
+
 def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_client):
+    before = _row_counts()
     checked = []
     for rule in app.url_map.iter_rules():
         methods = (rule.methods or set()) & UNSAFE
@@ -86,6 +95,7 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_clien
             assert "This form has expired" in text_of(resp)
             checked.append(url)
     assert "/logout" in checked and "/settings/password" in checked
+    assert _row_counts() == before, "a refused request wrote something"
 
 
 def test_token_authenticated_writes_refuse_requests_without_their_token(app, client, auth_client):
@@ -96,18 +106,92 @@ def test_token_authenticated_writes_refuse_requests_without_their_token(app, cli
                       csrf=False).status_code in (400, 403)
 
 
+def assert_security_headers(resp, what) -> None:
+    headers = resp.headers
+    csp = headers.get("Content-Security-Policy", "")
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, what
+    assert "script-src 'self'" in csp and "object-src 'none'" in csp, what
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp, what
+    assert headers["X-Content-Type-Options"] == "nosniff", what
+    assert headers["X-Frame-Options"] == "DENY", what
+    assert headers["Referrer-Policy"] == "same-origin", what
+    assert "camera=(self)" in headers["Permissions-Policy"], what
+
+
 def test_security_headers_on_every_get_route(app, auth_client):
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or set()):
             continue
         resp = auth_client.get(_url_for_rule(rule))
-        headers = resp.headers
-        assert "default-src 'self'" in headers["Content-Security-Policy"], rule.rule
-        assert "unsafe-inline" not in headers["Content-Security-Policy"], rule.rule
-        assert headers["X-Content-Type-Options"] == "nosniff", rule.rule
-        assert headers["X-Frame-Options"] == "DENY", rule.rule
-        assert headers["Referrer-Policy"] == "same-origin", rule.rule
+        assert_security_headers(resp, rule.rule)
         assert resp.status_code < 500, rule.rule
+
+
+def test_security_headers_on_errors_and_json(app, client, auth_client, user):
+    from webapp.models import ApiToken
+
+    row, token = ApiToken.issue(user.id, "t")
+    db.session.add(row)
+    db.session.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    responses = {
+        "404 page": auth_client.get("/no-such-page"),
+        "404 htmx toast": auth_client.post("/sessions/999/delete", headers={"HX-Request": "true"}),
+        "405": auth_client.get("/logout"),
+        "400 csrf": auth_client.post("/settings/timezone", data={"timezone": "UTC"}, csrf=False),
+        "401 redirect": client.get("/settings"),
+        "422 form": auth_client.post("/log", data={}),
+        "api 200": client.get("/api/v1/status", headers=bearer),
+        "api 201": client.post("/api/v1/sessions", headers=bearer, csrf=False,
+                               json={"needle_mm": 0.25, "location": "home", "areas": ["crown"]}),
+        "api 401": client.get("/api/v1/status"),
+        "api 404": client.get("/api/v1/nothing", headers=bearer),
+        "api 405": client.delete("/api/v1/status", headers=bearer, csrf=False),
+        "api 400": client.post("/api/v1/doses", headers=bearer, data=b"{", content_type="application/json",
+                               csrf=False),
+        "api 409": client.post("/api/v1/doses", headers=bearer, json={}, csrf=False),
+        "api 413": client.post("/api/v1/doses", headers=bearer, json={"x": "y" * 70_000}, csrf=False),
+        "api 422": client.post("/api/v1/sessions", headers=bearer, json={"needle_mm": "x"}, csrf=False),
+        "healthz json": client.get("/healthz"),
+        "static": client.get("/static/css/app.css"),
+    }
+    for what, resp in responses.items():
+        assert_security_headers(resp, what)
+        if what.startswith("api"):
+            assert resp.is_json, what
+            assert resp.headers.get("Set-Cookie") is None, f"{what}: the API sets no cookie"
+    expected = {"404 page": 404, "405": 405, "400 csrf": 400, "api 401": 401, "api 400": 400, "api 409": 409,
+                "api 413": 413, "api 422": 422, "api 201": 201, "api 405": 405}
+    assert {k: responses[k].status_code for k in expected} == expected
+
+
+def test_security_headers_on_500_pages_and_json(tmp_path):
+    from tests.conftest import test_database_url
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "RATELIMIT_ENABLED": False,
+                      "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path)},
+                     instance_path=str(tmp_path / "instance"))
+
+    def boom():
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/boom", view_func=boom)
+    app.add_url_rule("/api/v1/boom", endpoint="api_boom", view_func=boom)
+    client = app.test_client()
+    page = client.get("/boom")
+    assert page.status_code == 500 and "Something went wrong" in text_of(page)
+    assert_security_headers(page, "500 page")
+    api = client.get("/api/v1/boom")
+    assert api.status_code == 500 and api.is_json
+    assert_security_headers(api, "500 json")
+
+
+def test_security_headers_on_429(limited_app):
+    client = limited_app.test_client()
+    for _ in range(4):
+        resp = client.post("/login", data={"email": "a@example.com", "password": "x"})
+    assert resp.status_code == 429
+    assert_security_headers(resp, "429")
 
 
 def test_hsts_only_over_https(client):
@@ -129,3 +213,177 @@ def test_forwarded_https_from_the_proxy_marks_the_cookie_secure(client, user):
     resp = client.post("/login", data={"email": user.email, "password": PASSWORD},
                        headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in resp.headers["Set-Cookie"]
+
+
+# ---- another user's ids: 404 on every route that takes one ------------------------------------
+
+def _other_session(other, deleted=False):
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from webapp.models import NeedlingSession
+
+    s = NeedlingSession(user_id=other.id, client_id=secrets.token_hex(8), needle_mm=Decimal("0.25"),
+                        performed_at=datetime(2026, 3, 1, 9, tzinfo=UTC), location="home", areas=["crown"],
+                        deleted_at=datetime(2026, 3, 2, tzinfo=UTC) if deleted else None)
+    db.session.add(s)
+    db.session.commit()
+    return s
+
+
+def _other_dose(other):
+    from datetime import UTC, datetime
+
+    from webapp.models import DoseLog
+
+    at = datetime(2026, 3, 9, 7, tzinfo=UTC)
+    row = DoseLog(user_id=other.id, client_id=secrets.token_hex(8), slot_at=at, applied_at=at, source="app",
+                  created_at=at)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _other_symptom(other):
+    from datetime import UTC, datetime
+
+    from webapp.models import Symptom
+
+    row = Symptom(user_id=other.id, kind="redness", started_at=datetime(2026, 3, 9, tzinfo=UTC))
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _other_photo(other, other_client):
+    import io
+
+    from PIL import Image
+
+    from webapp.models import Photo
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (90, 60, 40)).save(buf, "JPEG")
+    resp = other_client.post("/photos", data={"area": "crown", "client_id": secrets.token_hex(8),
+                                              "photo": (io.BytesIO(buf.getvalue()), "p.jpg")},
+                             content_type="multipart/form-data")
+    assert resp.status_code < 400, resp.status_code
+    return db.session.scalars(select(Photo).where(Photo.user_id == other.id).order_by(Photo.id.desc())).first()
+
+
+def _other_stage(other):
+    from datetime import date
+
+    from webapp.models import Stage
+
+    row = Stage(user_id=other.id, client_id=secrets.token_hex(8), scale="norwood", grade="III",
+                assessed_on=date(2026, 3, 1), assessed_by="self")
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _other_token(other):
+    from webapp.models import ApiToken
+
+    row, _ = ApiToken.issue(other.id, "theirs")
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+# URL argument -> a factory making one row of the owning model for the OTHER user
+# (given the endpoint: some actions need a row in a particular state, e.g. restore
+# needs a deleted session). A new route whose argument is missing here fails
+# test_every_route_with_an_id_answers_404_for_another_users_row: add its owner.
+OWNED_ARGS = {
+    "session_id": lambda other, c, endpoint: _other_session(other, deleted=endpoint == "sessions.restore"),
+    "dose_id": lambda other, c, endpoint: _other_dose(other),
+    "symptom_id": lambda other, c, endpoint: _other_symptom(other),
+    "photo_id": lambda other, c, endpoint: _other_photo(other, c),
+    "stage_id": lambda other, c, endpoint: _other_stage(other),
+    "token_id": lambda other, c, endpoint: _other_token(other),
+}
+# Arguments that name no row of a user, with the value to use.
+FIXED_ARGS = {"variant": "thumb"}
+# Routes not owned by a signed-in user: static files, and the calendar feed, whose
+# secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py).
+NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed"}
+
+
+def _id_routes(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments or rule.endpoint in NOT_OWNED_ENDPOINTS:
+            continue
+        for method in sorted((rule.methods or set()) & {"GET", "POST", "PUT", "PATCH", "DELETE"}):
+            yield rule, method
+
+
+def _snapshot(row) -> dict:
+    db.session.refresh(row)
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+def test_every_route_with_an_id_answers_404_for_another_users_row(app, auth_client, other_client, other_user,
+                                                                    user):
+    from webapp.models import ApiToken
+
+    _, token = ApiToken.issue(user.id, "mine")
+    db.session.add(_)
+    db.session.commit()
+    checked = set()
+    for rule, method in _id_routes(app):
+        unknown = set(rule.arguments) - set(OWNED_ARGS) - set(FIXED_ARGS)
+        assert not unknown, f"{rule.rule}: add {unknown} to OWNED_ARGS (the owning model) or FIXED_ARGS"
+        rows, values = [], {}
+        for arg in rule.arguments:
+            if arg in FIXED_ARGS:
+                values[arg] = FIXED_ARGS[arg]
+            else:
+                row = OWNED_ARGS[arg](other_user, other_client, rule.endpoint)
+                rows.append(row)
+                values[arg] = row.id
+        with app.test_request_context():
+            from flask import url_for
+
+            url = url_for(rule.endpoint, **values)
+        before = [_snapshot(r) for r in rows]
+        headers = {"Authorization": f"Bearer {token}"} if rule.rule.startswith("/api/") else {}
+        resp = auth_client.open(url, method=method, data={}, headers=headers)
+        assert resp.status_code == 404, (method, url, resp.status_code)
+        assert [_snapshot(r) for r in rows] == before, f"{method} {url} changed another user's row"
+        # The control: the owner reaches the same URL, so the 404 above is about ownership.
+        if not rule.rule.startswith("/api/"):
+            assert other_client.open(url, method=method, data={}).status_code != 404, (method, url)
+        checked.add((method, rule.endpoint))
+    assert {("GET", "sessions.show"), ("POST", "sessions.update"), ("POST", "sessions.restore"),
+            ("GET", "photos.file"), ("POST", "minoxidil.undo_dose"), ("POST", "settings.revoke_token"),
+            ("POST", "sessions.resolve_symptom"), ("POST", "photos.delete_stage")} <= checked
+
+
+# Ids that travel in query strings and form fields rather than in the path.
+ID_PARAMS = [
+    ("GET", "/history/more", "before", "session_id", None),
+    ("GET", "/photos/new", "session_id", "session_id", None),
+    ("GET", "/photos/compare", "a", "photo_id", None),
+    ("POST", "/photos/stages", "photo_id", "photo_id", {"client_id": "stage-0001", "stage": "norwood:III",
+                                                      "assessed_on": "2026-03-01"}),
+    ("POST", "/log/back", "editing", "session_id", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "param", "kind", "extra"), ID_PARAMS)
+def test_ids_in_queries_and_forms_are_checked_too(app, auth_client, other_client, other_user, method, path, param,
+                                                  kind, extra):
+    from sqlalchemy import func
+
+    from webapp.models import Stage
+
+    row = OWNED_ARGS[kind](other_user, other_client, "")
+    stages = db.session.scalar(select(func.count()).select_from(Stage))
+    if method == "GET":
+        resp = auth_client.get(path, query_string={param: row.id})
+    else:
+        resp = auth_client.post(path, data={**(extra or {}), param: str(row.id)})
+    assert resp.status_code == 404, (path, resp.status_code)
+    assert db.session.scalar(select(func.count()).select_from(Stage)) == stages

@@ -130,9 +130,9 @@ def test_ids_beyond_the_database_range_are_404_not_500(auth_client):
         assert auth_client.get(path).status_code in (400, 404), path
 
 
-def test_parse_id_takes_ascii_digits_in_range_only():
-    from webapp.web import parse_id
+def test_id_param_takes_ascii_digits_in_range_only():
+    from webapp.web import id_param
 
-    assert parse_id("42") == 42
+    assert id_param("42") == 42
     for raw in ("¹", "٣", "-1", "0", "", None, "1e3", "2147483648", " 7"):
-        assert parse_id(raw) is None, raw
+        assert id_param(raw) is None, raw

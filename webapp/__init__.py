@@ -48,10 +48,16 @@ class IdConverter(IntegerConverter):
 
 
 class SecureWhenHttps(SecureCookieSessionInterface):
-    """The session cookie gets the Secure flag whenever the request came over https."""
+    """The session cookie gets the Secure flag whenever the request came over https; the API sets none."""
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+    def should_set_cookie(self, app: Flask, session) -> bool:
+        # The API is token-authenticated: it neither needs nor refreshes the cookie session.
+        if request.path.startswith("/api/"):
+            return False
+        return super().should_set_cookie(app, session)
 
 
 @event.listens_for(Engine, "connect")

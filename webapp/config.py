@@ -69,6 +69,8 @@ def load(instance_path: str) -> dict:
         "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
         # Names the service worker's caches; unset = a hash of the static files (webapp/pwa).
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
+        # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
         # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
     }

@@ -64,6 +64,8 @@ def _json_error(code: int, error: Exception, title: str, text: str):
         text = "This request needs a token."
     described = getattr(error, "description", None)
     custom = described if described and described != type(error).description else None
+    if code == 429:
+        custom = None  # Flask-Limiter describes the limit ("3 per 1 minute"); say when to try again instead
     body = {"error": title, "message": custom or API_MESSAGES.get(code, text)}
     details = getattr(error, "data", None)
     if isinstance(details, dict) and "messages" in details:

@@ -34,7 +34,8 @@ class FormSchema(Schema):
         out = {}
         for key, value in data.items():
             if isinstance(value, str) and key not in self.raw_fields:
-                value = value.strip()
+                # NUL is never typed on purpose, and PostgreSQL text can't hold it.
+                value = value.replace("\x00", "").strip()
             if value != "":
                 out[key] = value
         return out

@@ -28,14 +28,6 @@ MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on PostgreSQL
 _ID = re.compile(r"[0-9]{1,10}")
 
 
-def parse_id(value: str | None) -> int | None:
-    """An id from a form or query string, or None: ASCII digits only (not '¹' or '٣'), in range."""
-    if value is None or not _ID.fullmatch(value):
-        return None
-    number = int(value)
-    return number if 0 < number <= MAX_ID else None
-
-
 def hx_trigger(response: Response, *events: str) -> Response:
     """Tell other cards on the page that something changed (they listen ``from:body``)."""
     existing = response.headers.get("HX-Trigger")
@@ -54,6 +46,15 @@ def hx_redirect(location: str) -> Response:
     resp = make_response("", 303)
     resp.headers["Location"] = location
     return resp
+
+
+def id_param(raw: str | None) -> int | None:
+    """A row id from a query or form value, or None: ASCII digits only (str.isdigit also takes
+    '²' and '٣'), and no larger than an integer key holds (PostgreSQL would fail on it)."""
+    if raw is None or not _ID.fullmatch(raw):
+        return None
+    number = int(raw)
+    return number if 0 < number <= MAX_ID else None
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:
@@ -92,8 +93,8 @@ def init_app(app: Flask) -> None:
     def load_user(user_id: str):
         from webapp.models import User
 
-        uid = parse_id(user_id)
-        return db.session.get(User, uid) if uid else None
+        uid = id_param(user_id)
+        return db.session.get(User, uid) if uid is not None else None
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."

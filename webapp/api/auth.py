@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import abort, g, request
+import hashlib
+
+from flask import abort, current_app, g, request
 from sqlalchemy import select
 
 from webapp.clock import utcnow
@@ -29,7 +31,18 @@ def authenticate() -> None:
         row.last_used_at = now
         db.session.commit()
     g.api_user = db.session.get(User, row.user_id)
+    # The services the pages use read current_user: for this request it is the token's
+    # user (never the cookie's), and nothing is written to the session cookie.
+    current_app.login_manager._update_request_context_with_user(g.api_user)
 
 
 def api_user() -> User:
     return g.api_user
+
+
+def rate_limit_key() -> str:
+    """Rate limits count per token (its hash); requests without one count per address."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return "token:" + hashlib.sha256(token.strip().encode("utf-8", "replace")).hexdigest()
+    return "addr:" + (request.remote_addr or "")

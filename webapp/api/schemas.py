@@ -1,16 +1,27 @@
-"""What the API sends back: the same fields the pages show, in JSON."""
+"""What the API reads and sends back: the pages' own schemas, in JSON."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from marshmallow import Schema, ValidationError, fields
+
+from webapp.sessions.schemas import LocalDateTime, SessionSchema
+
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
 
 
 class SessionOut(Schema):
     id = fields.Integer()
+    client_id = fields.String()
     performed_at = fields.AwareDateTime(format="iso")
     needle_mm = fields.Float()
     location = fields.String()
     areas = fields.List(fields.String())
+    device_id = fields.Integer(allow_none=True)
     device = fields.Function(lambda s: s.device.kind if s.device else None)
     skin_reaction = fields.String()
     pain = fields.Integer(allow_none=True)
@@ -18,3 +29,28 @@ class SessionOut(Schema):
     notes = fields.String()
     early = fields.Boolean()
     override_reason = fields.String(allow_none=True)
+
+
+ISO_MESSAGE = "Send performed_at as an ISO 8601 time, like 2026-03-10T09:30:00+01:00."
+
+
+class ApiDateTime(LocalDateTime):
+    """Like the form's field, and also an ISO time with an offset ("…T09:30:00+01:00", "…Z")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError(ISO_MESSAGE)
+        try:
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is not None:
+                # The form's field reads the wall time in the user's zone: give it that.
+                value = parsed.astimezone(ZoneInfo(self.parent.tz)).replace(tzinfo=None).isoformat()
+        except (ValueError, OverflowError) as err:
+            raise ValidationError(ISO_MESSAGE) from err
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class SessionIn(SessionSchema):
+    """The log form's schema and rules; only the time also takes an offset."""
+
+    performed_at = ApiDateTime(required=True)

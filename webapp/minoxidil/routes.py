@@ -11,7 +11,6 @@ from flask import abort, jsonify, make_response, render_template, request, url_f
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from webapp import doses as d
 from webapp import reminders
@@ -66,28 +65,8 @@ def history():
 
 # ---- logging a dose ------------------------------------------------------------------
 
-def _existing(client_id: str) -> DoseLog | None:
-    return db.session.scalar(select(DoseLog).where(DoseLog.user_id == current_user.id,
-                                                   DoseLog.client_id == client_id))
-
-
 def _log_dose(user: User, slot: d.Slot, client_id: str, source: str) -> DoseLog:
-    """Store the dose for its slot; a repeat (same client_id or the slot already logged) returns the first."""
-    now = utcnow()
-    dose = DoseLog(user_id=user.id, client_id=client_id, slot_at=slot.at, applied_at=now,
-                   source=source, created_at=now)
-    db.session.add(dose)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        existing = db.session.scalar(select(DoseLog).where(
-            DoseLog.user_id == user.id,
-            (DoseLog.client_id == client_id) | (DoseLog.slot_at == slot.at)))
-        if existing is None:
-            raise
-        return existing
-    return dose
+    return service.store_dose(user, slot, client_id, source, utcnow())
 
 
 def _answer(from_history: bool, dose: DoseLog | None, status: int = 200, error: str | None = None):
@@ -109,32 +88,13 @@ def log_dose():
         data = DoseSchema().load(request.form.to_dict())
     except ValidationError as err:
         return _answer(from_history, None, 422, next(iter(field_errors(err).values())))
-    repeat = _existing(data["client_id"])
-    if repeat is not None:  # an offline replay or a double tap: same success, no second dose
-        return _answer(from_history, repeat)
-    now = utcnow()
-    if data.get("slot"):
-        try:
-            at = d.parse_slot_key(data["slot"])
-        except ValueError:
-            return _answer(from_history, None, 422, "That dose time isn't in your schedule. Reload the page.")
-        slot = service.find_slot(current_user, at, now)
-        if slot is None or slot.at - d.EARLY > now:
-            return _answer(from_history, None, 422,
-                           "That dose isn't in your schedule or isn't due yet. Reload the page.")
-    else:
-        slot = d.due_slot(service.slots_for(current_user, now - timedelta(days=2), now + timedelta(days=1), now),
-                          now)
-        if slot is None:
-            return _answer(from_history, None, 409, "No dose is due right now. The card shows the next one.")
-    if slot.status == "held" and slot.dose is None:
-        return _answer(from_history, None, 409,
-                       "This dose is on hold, so it doesn't need logging. " + (slot.hold.reason if slot.hold else ""))
-    if slot.dose is not None:
-        dose = db.session.get(DoseLog, slot.dose.id)
-        return _answer(from_history, dose)
-    dose = _log_dose(current_user, slot, data["client_id"], "backfill" if from_history else "app")
-    return _answer(from_history, dose)
+    out = service.log_dose(current_user, data["client_id"], data.get("slot"),
+                           "backfill" if from_history else "app", utcnow())
+    if out.kind == "bad_slot":
+        return _answer(from_history, None, 422, out.message)
+    if out.kind in ("none_due", "held"):
+        return _answer(from_history, None, 409, out.message)
+    return _answer(from_history, out.dose)
 
 
 @bp.post("/minoxidil/doses/<int:dose_id>/undo")
@@ -309,16 +269,31 @@ def send_test():
     return _settings_section("reminders", saved=saved)
 
 
+def _json_object() -> dict:
+    """The posted JSON object; anything else (a list, a number, bad JSON) reads as empty."""
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _storable(*texts: str) -> bool:
+    """No NUL bytes or lone surrogates: PostgreSQL text can hold neither."""
+    try:
+        return all("\x00" not in t and t.encode("utf-8") is not None for t in texts)
+    except UnicodeEncodeError:
+        return False
+
+
 @bp.post("/minoxidil/push/subscribe")
 @login_required
 def push_subscribe():
     """Store this browser's push subscription (JSON from minoxidil.js after a tap)."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     endpoint = body.get("endpoint")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     if (not isinstance(endpoint, str) or not endpoint.startswith("https://") or len(endpoint) > 2048
             or not isinstance(keys.get("p256dh"), str) or not isinstance(keys.get("auth"), str)
-            or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100):
+            or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100
+            or not _storable(endpoint, keys["p256dh"], keys["auth"])):
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is not None and sub.user_id != current_user.id:
@@ -338,9 +313,11 @@ def push_subscribe():
 @login_required
 def push_unsubscribe():
     """Forget this browser's push subscription."""
-    body = request.get_json(silent=True) or {}
+    endpoint = _json_object().get("endpoint")
+    if not isinstance(endpoint, str) or not _storable(endpoint):
+        return jsonify(ok=True)  # nothing stored can match it
     sub = db.session.scalar(select(PushSubscription).where(
-        PushSubscription.endpoint == body.get("endpoint"), PushSubscription.user_id == current_user.id))
+        PushSubscription.endpoint == endpoint, PushSubscription.user_id == current_user.id))
     if sub is not None:
         db.session.delete(sub)
         db.session.commit()
@@ -354,9 +331,10 @@ def push_action():
 
     CSRF-safe without the session token: the payload carries a signed token bound
     to one user's one slot (webapp.reminders.action_token)."""
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     action = body.get("action")
-    data = reminders.read_action_token(body.get("token") or "")
+    token = body.get("token")
+    data = reminders.read_action_token(token) if isinstance(token, str) else None
     if data is None or action not in ("applied", "snooze", "open"):
         return jsonify(error="This reminder can't be confirmed. Open Rollwise and tap Applied there."), 403
     if current_user.is_authenticated and current_user.id != data["u"]:

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import doses as d
 from webapp.extensions import db
@@ -163,8 +164,8 @@ def active_calendar_token(user_id: int) -> CalendarToken | None:
 
 def calendar_token_by_secret(secret: str) -> CalendarToken | None:
     """A live token for the feed; revoked, replaced or unknown secrets find nothing."""
-    if not secret or len(secret) > 64:
-        return None
+    if not secret or len(secret) > 64 or not secret.replace("-", "").replace("_", "").isalnum() or not secret.isascii():
+        return None  # token_urlsafe's alphabet only (a NUL byte can't even be sent to PostgreSQL)
     return db.session.scalar(select(CalendarToken).where(
         CalendarToken.token == secret, CalendarToken.revoked_at.is_(None)))
 
@@ -228,3 +229,62 @@ def adherence_between(user: User, start: datetime, end: datetime, now: datetime)
     if not counted:
         return None
     return d.Adherence(sum(s.status == "taken" for s in counted), len(counted))
+
+
+# ---- logging a dose (the page, push actions and the API share this) ----------------
+
+def store_dose(user: User, slot: d.Slot, client_id: str, source: str, now: datetime) -> DoseLog:
+    """Store the dose for its slot; a repeat (same client_id or the slot already logged) returns the first."""
+    dose = DoseLog(user_id=user.id, client_id=client_id, slot_at=slot.at, applied_at=now,
+                   source=source, created_at=now)
+    db.session.add(dose)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(DoseLog).where(
+            DoseLog.user_id == user.id,
+            (DoseLog.client_id == client_id) | (DoseLog.slot_at == slot.at)))
+        if existing is None:
+            raise
+        return existing
+    return dose
+
+
+@dataclass
+class DoseOutcome:
+    """kind: logged | repeat (client_id seen, or the slot already has its dose) | bad_slot | none_due | held."""
+
+    kind: str
+    dose: DoseLog | None = None
+    slot: d.Slot | None = None
+    message: str = ""
+
+
+def log_dose(user: User, client_id: str, slot_key: str | None, source: str, now: datetime) -> DoseOutcome:
+    """Log the due dose, or the past slot named by ``slot_key`` (backfill); never a second dose for a slot."""
+    repeat = db.session.scalar(select(DoseLog).where(DoseLog.user_id == user.id, DoseLog.client_id == client_id))
+    if repeat is not None:  # an offline replay or a double tap: same success, no second dose
+        return DoseOutcome("repeat", repeat)
+    if slot_key:
+        try:
+            at = d.parse_slot_key(slot_key)
+            if abs(at - now) > timedelta(days=400):  # not a slot of this routine (and year 9999 overflows)
+                raise ValueError(slot_key)
+        except ValueError:
+            return DoseOutcome("bad_slot", message="That dose time isn't in your schedule. Reload the page.")
+        slot = find_slot(user, at, now)
+        if slot is None or slot.at - d.EARLY > now:
+            return DoseOutcome("bad_slot",
+                               message="That dose isn't in your schedule or isn't due yet. Reload the page.")
+    else:
+        slot = d.due_slot(slots_for(user, now - timedelta(days=2), now + timedelta(days=1), now), now)
+        if slot is None:
+            return DoseOutcome("none_due", message="No dose is due right now. The card shows the next one.")
+    if slot.status == "held" and slot.dose is None:
+        # Minoxidil waits after deep sessions and on an irritated scalp (doses.holds_from cites the sources).
+        return DoseOutcome("held", slot=slot, message="This dose is on hold, so it doesn't need logging. "
+                           + (slot.hold.reason if slot.hold else ""))
+    if slot.dose is not None:
+        return DoseOutcome("repeat", db.session.get(DoseLog, slot.dose.id), slot)
+    return DoseOutcome("logged", store_dose(user, slot, client_id, source, now), slot)

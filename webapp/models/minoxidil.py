@@ -42,7 +42,7 @@ class DoseLog(db.Model):
     client_id: Mapped[str] = mapped_column(String(64))
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    source: Mapped[str] = mapped_column(String(16), default="app")  # app | push | backfill
+    source: Mapped[str] = mapped_column(String(16), default="app")  # app | push | backfill | api
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

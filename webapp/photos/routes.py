@@ -19,7 +19,7 @@ from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
 from webapp.rules import AREAS
 from webapp.storage import get_storage
-from webapp.web import field_errors, hx_redirect, hx_trigger, parse_id, render_page, wants_partial
+from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page, wants_partial
 
 VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}
 # Guide shapes of the in-page camera: an oval frames a hairline, a circle the crown.
@@ -118,7 +118,7 @@ def new():
     session = None
     raw = request.args.get("session_id")
     if raw:
-        session = service.own_session(current_user.id, parse_id(raw)) if parse_id(raw) else None
+        session = service.own_session(current_user.id, id_param(raw)) if id_param(raw) is not None else None
         if session is None:
             abort(404)
     area = request.args.get("area")
@@ -224,7 +224,7 @@ def compare():
     for name in ("a", "b"):
         raw = request.args.get(name, "")
         if raw:
-            photo = service.own_photo(uid, parse_id(raw)) if parse_id(raw) else None
+            photo = service.own_photo(uid, id_param(raw)) if id_param(raw) is not None else None
             if photo is None:
                 abort(404)
             chosen[name] = photo

@@ -17,6 +17,7 @@ from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos.imaging import PhotoRejected, process
 from webapp.rules import AREAS
 from webapp.storage import SweepResult, get_storage
+from webapp.web import MAX_ID
 
 # Changes over less than about a month are mostly light, angle and hair length,
 # so the compare view pairs photos at least this far apart by default.
@@ -32,11 +33,16 @@ SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
 ASSESSORS = {"self": "Self", "clinician": "Clinician"}
 
 
+
 def own_photo(user_id: int, photo_id: int) -> Photo | None:
+    if not 0 < photo_id <= MAX_ID:  # no such row, and too large for the database to compare
+        return None
     return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.user_id == user_id))
 
 
 def own_session(user_id: int, session_id: int) -> NeedlingSession | None:
+    if not 0 < session_id <= MAX_ID:
+        return None
     return db.session.scalar(select(NeedlingSession).where(
         NeedlingSession.id == session_id, NeedlingSession.user_id == user_id,
         NeedlingSession.deleted_at.is_(None)))

@@ -10,13 +10,11 @@ from decimal import Decimal
 from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from webapp import rules
 from webapp.clock import local, utcnow
 from webapp.extensions import db
-from webapp.models import Device, NeedlingSession, Symptom
+from webapp.models import NeedlingSession, Symptom
 from webapp.sessions import bp, service
 from webapp.sessions.schemas import (
     APPLIED,
@@ -28,7 +26,7 @@ from webapp.sessions.schemas import (
     SessionSchema,
     SymptomSchema,
 )
-from webapp.web import field_errors, hx_redirect, hx_trigger, parse_id, render_page
+from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page
 
 PAGE_SIZE = 20
 FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
@@ -139,7 +137,7 @@ def needle_chips(chosen: str) -> list[tuple[str, bool]]:
 def when_label(raw: str) -> str:
     """The log form's collapsed 'when' line: 'Now', or the chosen day and time."""
     try:
-        chosen = datetime.fromisoformat(raw)
+        chosen = datetime.fromisoformat(raw).replace(tzinfo=None)  # read as wall time, as SessionSchema does
     except ValueError:
         return raw
     now = local(utcnow(), current_user.timezone).replace(tzinfo=None)
@@ -176,9 +174,8 @@ def new():
 def back():
     """From a confirmation step back to the form, with everything kept."""
     editing = None
-    editing_id = parse_id(request.form.get("editing"))
-    if editing_id:
-        editing = service.own_session(editing_id)
+    if id_param(request.form.get("editing")) is not None:
+        editing = service.own_session(id_param(request.form["editing"]))
     return panel(values=posted_values(), editing=editing)
 
 
@@ -206,75 +203,30 @@ def update(session_id: int):
 
 def submit(editing: NeedlingSession | None):
     values = posted_values()
-    now = utcnow()
     try:
-        data = SessionSchema(tz=current_user.timezone, now=now).load(request.form)
+        data = SessionSchema(tz=current_user.timezone, now=utcnow()).load(request.form)
     except ValidationError as err:
         return panel(422, values=values, editing=editing, errors=field_errors(err))
 
-    if editing is None:
-        existing = db.session.scalars(select(NeedlingSession).where(
-            NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == data["client_id"])).first()
-        if existing is not None:
-            # A double tap, a retry or an offline replay: the same session, already saved.
-            return saved(existing, repeat=True)
-
-    device = None
-    if data.get("new_device_kind"):
-        device = Device(user_id=current_user.id, kind=data["new_device_kind"],
-                        label=data.get("new_device_label", ""), needle_mm=data["needle_mm"])
-    elif data.get("device"):
-        device = service.own_device(int(data["device"]))
-        if device is None:
-            return panel(422, values=values, editing=editing, errors={"device": "Choose a device from the list."})
-
-    unchanged_home = editing is not None and (editing.location, editing.needle_mm) == (
-        data["location"], data["needle_mm"])
-    warnings = rules.before_saving(data["needle_mm"], data["location"])
-    if warnings and not data["confirm_home"] and not unchanged_home:
-        return panel(409, values=values, editing=editing, stage="confirm_home", warnings=warnings)
-
-    earliness = service.check_planned(data["performed_at"], data["areas"], editing.id if editing else None)
-    reason = data.get("override_reason") or (editing.override_reason if editing and editing.early else None)
-    if earliness.early and not (data["override"] or (editing and editing.early and reason)):
-        return panel(409, values=values, editing=editing, stage="early", early=earliness,
-                     confirm_home=data["confirm_home"] or bool(warnings))
-    if earliness.early and not reason:
-        return panel(422, values=values, editing=editing, stage="early", early=earliness,
-                     confirm_home=data["confirm_home"] or bool(warnings),
+    out = service.save_session(data, editing)
+    if out.kind == "repeat":
+        return saved(out.session, repeat=True)
+    if out.kind == "bad_device":
+        return panel(422, values=values, editing=editing, errors={"device": "Choose a device from the list."})
+    if out.kind == "confirm_home":
+        return panel(409, values=values, editing=editing, stage="confirm_home", warnings=out.warnings)
+    confirm_home = data["confirm_home"] or bool(out.warnings)
+    if out.kind == "early":
+        return panel(409, values=values, editing=editing, stage="early", early=out.early, confirm_home=confirm_home)
+    if out.kind == "reason_needed":
+        return panel(422, values=values, editing=editing, stage="early", early=out.early, confirm_home=confirm_home,
                      errors={"override_reason": "Write a short reason. It stays with the session in your history."})
-
-    s = editing or NeedlingSession(user_id=current_user.id, client_id=data["client_id"])
-    if device is not None and device.id is None:
-        db.session.add(device)
-        db.session.flush()
-    s.device_id = device.id if device else None
-    s.performed_at, s.needle_mm, s.location = data["performed_at"], data["needle_mm"], data["location"]
-    s.areas, s.skin_reaction, s.pain = data["areas"], data["skin_reaction"], data["pain"]
-    s.applied_after, s.notes = data["applied_after"], data["notes"]
-    s.early = earliness.early
-    s.override_reason = reason if earliness.early else None
-    if editing is None:
-        db.session.add(s)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        # Two copies of one form raced each other: the other one saved it.
-        db.session.rollback()
-        existing = db.session.scalars(select(NeedlingSession).where(
-            NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == data["client_id"])).first()
-        if existing is None:
-            raise
-        return saved(existing, repeat=True)
-    return saved(s, repeat=False, edited=editing is not None)
+    return saved(out.session, repeat=False, edited=editing is not None)
 
 
 def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
-    uses = service.device_uses().get(s.device_id, 0) if s.device_id else 0
-    advice = rules.after_saving(Decimal(s.needle_mm), s.location, s.skin_reaction, s.applied_after,
-                                s.device.kind if s.device else None, uses)
-    resp = panel(200 if repeat or edited else 201, values=defaults(), stage="saved", session=s, advice=advice,
-                 edited=edited, countdown=service.countdown())
+    resp = panel(200 if repeat or edited else 201, values=defaults(), stage="saved", session=s,
+                 advice=service.advice_after(s), edited=edited, countdown=service.countdown())
     return hx_trigger(resp, "session-logged")
 
 
@@ -340,12 +292,7 @@ def save_gaps():
 # ---- history -----------------------------------------------------------------------------------
 
 def page_after(before: NeedlingSession | None) -> list[NeedlingSession]:
-    q = service.sessions_query()
-    if before is not None:
-        q = q.where((NeedlingSession.performed_at < before.performed_at) | (
-            (NeedlingSession.performed_at == before.performed_at) & (NeedlingSession.id < before.id)))
-    q = q.order_by(NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(PAGE_SIZE + 1)
-    return list(db.session.scalars(q))
+    return service.page_after(before, PAGE_SIZE)
 
 
 def month_grid(month: date) -> dict:
@@ -395,7 +342,7 @@ def history_more():
     raw = request.args.get("before", "")
     if not (raw.isascii() and raw.isdigit()):
         abort(400)
-    before = parse_id(raw)
+    before = id_param(raw)
     anchor = db.session.get(NeedlingSession, before) if before else None
     if anchor is None or anchor.user_id != current_user.id:
         abort(404)

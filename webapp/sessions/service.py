@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import rules
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models import Device, GapSetting, NeedlingSession, Symptom
-
-MAX_ID = 2**31 - 1  # ids beyond a 32-bit integer exist nowhere; asking the database would fail
+from webapp.web import MAX_ID  # ids past it exist nowhere; asking the database would fail
 
 
 def sessions_query(user_id: int | None = None):
@@ -90,3 +92,96 @@ def countdown(now: datetime | None = None) -> rules.Countdown:
 
 def check_planned(planned_at: datetime, areas: list[str], exclude_id: int | None = None) -> rules.Earliness:
     return rules.check_planned(active_sessions(exclude_id), planned_at, areas, gaps(), symptoms())
+
+
+def by_client_id(client_id: str) -> NeedlingSession | None:
+    return db.session.scalars(select(NeedlingSession).where(
+        NeedlingSession.user_id == current_user.id, NeedlingSession.client_id == client_id)).first()
+
+
+def page_after(before: NeedlingSession | None, size: int) -> list[NeedlingSession]:
+    """Up to ``size + 1`` sessions, newest first, after the ``before`` cursor (so the caller sees if more follow)."""
+    q = sessions_query()
+    if before is not None:
+        q = q.where((NeedlingSession.performed_at < before.performed_at) | (
+            (NeedlingSession.performed_at == before.performed_at) & (NeedlingSession.id < before.id)))
+    q = q.order_by(NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(size + 1)
+    return list(db.session.scalars(q))
+
+
+@dataclass
+class Outcome:
+    """What saving a session came to; the page and the API each answer it in their own way.
+
+    kind: saved | repeat (same client_id already saved) | bad_device | confirm_home (an
+    at-home warning to confirm) | early (the wait isn't over: an override is needed) |
+    reason_needed (override given without a reason).
+    """
+
+    kind: str
+    session: NeedlingSession | None = None
+    warnings: list[rules.Advice] = field(default_factory=list)
+    early: rules.Earliness | None = None
+
+
+def save_session(data: dict, editing: NeedlingSession | None = None) -> Outcome:
+    """Check a validated SessionSchema load against the safety rules, then store it once per client_id."""
+    if editing is None:
+        existing = by_client_id(data["client_id"])
+        if existing is not None:
+            # A double tap, a retry or an offline replay: the same session, already saved.
+            return Outcome("repeat", existing)
+
+    device = None
+    if data.get("new_device_kind"):
+        device = Device(user_id=current_user.id, kind=data["new_device_kind"],
+                        label=data.get("new_device_label", ""), needle_mm=data["needle_mm"])
+    elif data.get("device"):
+        device = own_device(int(data["device"]))
+        if device is None:
+            return Outcome("bad_device")
+
+    # At-home sessions with needles > 0.25 mm get a warning the user confirms (PRODUCT.md safety rules).
+    unchanged_home = editing is not None and (editing.location, editing.needle_mm) == (
+        data["location"], data["needle_mm"])
+    warnings = rules.before_saving(data["needle_mm"], data["location"])
+    if warnings and not data["confirm_home"] and not unchanged_home:
+        return Outcome("confirm_home", warnings=warnings)
+
+    # A session before the wait is over needs an explicit override with a reason (PRODUCT.md).
+    earliness = check_planned(data["performed_at"], data["areas"], editing.id if editing else None)
+    reason = data.get("override_reason") or (editing.override_reason if editing and editing.early else None)
+    if earliness.early and not (data["override"] or (editing and editing.early and reason)):
+        return Outcome("early", warnings=warnings, early=earliness)
+    if earliness.early and not reason:
+        return Outcome("reason_needed", warnings=warnings, early=earliness)
+
+    s = editing or NeedlingSession(user_id=current_user.id, client_id=data["client_id"])
+    if device is not None and device.id is None:
+        db.session.add(device)
+        db.session.flush()
+    s.device_id = device.id if device else None
+    s.performed_at, s.needle_mm, s.location = data["performed_at"], data["needle_mm"], data["location"]
+    s.areas, s.skin_reaction, s.pain = data["areas"], data["skin_reaction"], data["pain"]
+    s.applied_after, s.notes = data["applied_after"], data["notes"]
+    s.early = earliness.early
+    s.override_reason = reason if earliness.early else None
+    if editing is None:
+        db.session.add(s)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two copies of one form raced each other: the other one saved it.
+        db.session.rollback()
+        existing = by_client_id(data["client_id"])
+        if existing is None:
+            raise
+        return Outcome("repeat", existing)
+    return Outcome("saved", s)
+
+
+def advice_after(s: NeedlingSession) -> list[rules.Advice]:
+    """The advice shown once a session is saved (bleeding, serums, an old roller)."""
+    uses = device_uses().get(s.device_id, 0) if s.device_id else 0
+    return rules.after_saving(Decimal(s.needle_mm), s.location, s.skin_reaction, s.applied_after,
+                              s.device.kind if s.device else None, uses)
