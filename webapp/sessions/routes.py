@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from webapp import rules
 from webapp.clock import local, utcnow
@@ -77,9 +78,11 @@ def iso(dt: datetime) -> str:
 @bp.app_template_global("needling_countdown")
 def needling_countdown() -> dict:
     """Everything the countdown card shows (the Today page includes the card)."""
-    cd = service.countdown()
+    symptoms = service.symptoms()
+    cd = service.countdown(symptom_rows=symptoms)
     areas = [(key, label, cd.waits.get(key)) for key, label in rules.AREAS.items()]
-    return {"cd": cd, "areas": areas, "open_symptoms": service.open_symptoms(), "server_now": cd.now,
+    return {"cd": cd, "areas": areas, "open_symptoms": [s for s in symptoms if s.resolved_at is None],
+            "server_now": cd.now,
             "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
 
 
@@ -343,6 +346,8 @@ def page_after(before: NeedlingSession | None) -> list[NeedlingSession]:
     if before is not None:
         q = q.where((NeedlingSession.performed_at < before.performed_at) | (
             (NeedlingSession.performed_at == before.performed_at) & (NeedlingSession.id < before.id)))
+    # The device badge of every row comes in the same query (no query per row).
+    q = q.options(joinedload(NeedlingSession.device))
     q = q.order_by(NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(PAGE_SIZE + 1)
     return list(db.session.scalars(q))
 
