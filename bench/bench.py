@@ -88,7 +88,7 @@ ROUTES = [
     Route("Compare (full page)", "/photos/compare"),
     Route("Compare (htmx navigation)", "/photos/compare", {**HX, "HX-Target": "main"}, partial=True),
     Route("Calendar feed (ICS)", "/calendar/{secret}.ics"),
-    Route("Export (JSON)", "/export.json", endpoint="export.json"),
+    Route("Export (JSON)", "", endpoint="export"),  # found by its address, when the export exists
 ]
 
 
@@ -163,6 +163,16 @@ def client_for(app, user_id: int):
 
 
 def available(app, route: Route) -> bool:
+    if route.endpoint == "export":
+        # The export is being built elsewhere: any GET address without arguments that says
+        # "export" and "json" counts.
+        for rule in app.url_map.iter_rules():
+            if ("export" in rule.rule and "json" in (rule.rule + rule.endpoint).lower()
+                    and not rule.arguments and "GET" in (rule.methods or ())):
+                route.path = rule.rule
+                return True
+        route.path = "/…/export.json"
+        return False
     if route.endpoint is None:
         return True
     return route.endpoint in app.view_functions
@@ -208,20 +218,27 @@ def measure_server(app, seeded: dict, routes: list[Route], n: int) -> dict:
                 row["bytes"] = len(body)
                 row["encoding"] = resp.headers.get("Content-Encoding", "identity")
                 row["raw_bytes"] = len(client.get(url, headers=route.headers).get_data())
-        client, url = clients["two years"], url_of(route, seeded["two years"])
-        for _ in range(max(10, n // 10)):
-            client.get(url, headers={**ACCEPT, **route.headers}).get_data()
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            client.get(url, headers={**ACCEPT, **route.headers}).get_data()
-            times.append((time.perf_counter() - t0) * 1000)
-        times.sort()
-        row["median_ms"] = statistics.median(times)
-        row["p95_ms"] = times[int(len(times) * 0.95) - 1]
-        row["n"] = n
         out[route.name] = row
-        print(f"  {route.name:40s} median {row['median_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  "
+    # Timed round-robin: one request to each route in turn, so a burst of load from other
+    # work on the machine hits every route (and the /healthz floor) alike.
+    client = clients["two years"]
+    urls = [(r, url_of(r, seeded["two years"]), {**ACCEPT, **r.headers}) for r in routes]
+    for _ in range(max(10, n // 10)):
+        for _r, url, headers in urls:
+            client.get(url, headers=headers).get_data()
+    times: dict[str, list[float]] = {r.name: [] for r in routes}
+    for _ in range(n):
+        for r, url, headers in urls:
+            t0 = time.perf_counter()
+            client.get(url, headers=headers).get_data()
+            times[r.name].append((time.perf_counter() - t0) * 1000)
+    for name, ts in times.items():
+        ts.sort()
+        row = out[name]
+        row["median_ms"] = statistics.median(ts)
+        row["p95_ms"] = ts[int(len(ts) * 0.95) - 1]
+        row["n"] = n
+        print(f"  {name:40s} median {row['median_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  "
               f"queries {row['queries_month']}/{row['queries_2y']}  {row['bytes']} B", flush=True)
     floor = out["healthz"]["median_ms"]
     for row in out.values():
@@ -454,7 +471,8 @@ def write_results(path: Path, res: dict) -> None:
         "",
         f"- Date: {m['date']}",
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['platform']}; load average at start "
-        f"{m.get('load', '?')} (1/5/15 min: other work shares these cores, so times are noisy)",
+        f"{m.get('load', '?')}, at the end {m.get('load_end', '?')} (1/5/15 min: other work shares these "
+        "cores, so times are noisy; routes are timed round-robin so every route sees the same load)",
         f"- Python {m['python']}, database: {res['database']}",
         f"- Requests per route: {res['requests']} (after warm-up), Flask test client, in-process (no network)",
         "",
@@ -494,9 +512,10 @@ def write_results(path: Path, res: dict) -> None:
         lines.append("")
         for name, r in srv.items():
             if r["budgeted"]:
-                ok = r["ratio"] <= MEDIAN_RATIO and r["p95_ms"] <= P95_MS
-                budgets.append((f"{name}: median ≤ {MEDIAN_RATIO:g}× healthz and p95 ≤ {P95_MS:g} ms", ok,
-                                f"{r['ratio']:.1f}× ({r['median_ms']:.2f} ms), p95 {r['p95_ms']:.2f} ms"))
+                budgets.append((f"{name}: median ≤ {MEDIAN_RATIO:g}× healthz", r["ratio"] <= MEDIAN_RATIO,
+                                f"{r['ratio']:.1f}× ({r['median_ms']:.2f} ms; 3× would be "
+                                f"{floor * MEDIAN_RATIO:.2f} ms)"))
+                budgets.append((f"{name}: p95 ≤ {P95_MS:g} ms", r["p95_ms"] <= P95_MS, f"{r['p95_ms']:.2f} ms"))
         grow = {n: r for n, r in srv.items() if r["queries_month"] != r["queries_2y"]}
         budgets.append(("Queries per request constant in data size (every route)", not grow,
                         "equal on every route" if not grow else
@@ -556,9 +575,17 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma list of parts to skip: server,photos,browser")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results.md"))
     ap.add_argument("--photo-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--rewrite", action="store_true",
+                    help="rewrite results.md from the last run (bench/out/results.json), e.g. after editing notes")
     args = ap.parse_args()
     if args.photo_worker:
         photo_worker(args.photo_worker)
+        return
+    if args.rewrite:
+        res = json.loads((ROOT / "bench" / "out" / "results.json").read_text())
+        notes = ROOT / "bench" / "notes.md"
+        res["notes"] = notes.read_text(encoding="utf-8") if notes.exists() else ""
+        write_results(Path(args.out), res)
         return
     skip = set(filter(None, args.skip.split(",")))
     database_url = os.environ.get("TEST_DATABASE_URL")
@@ -585,6 +612,7 @@ def main() -> None:
         if "browser" not in skip:
             print("browser metrics…", flush=True)
             res["browser"] = measure_browser(app, res["seed"])
+    res["machine"]["load_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     out = Path(args.out)
     write_results(out, res)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
