@@ -582,7 +582,7 @@ def main() -> None:
         photo_worker(args.photo_worker)
         return
     if args.rewrite:
-        res = json.loads((ROOT / "bench" / "out" / "results.json").read_text())
+        res = json.loads((ROOT / "bench" / "out" / f"{Path(args.out).stem}.json").read_text())
         notes = ROOT / "bench" / "notes.md"
         res["notes"] = notes.read_text(encoding="utf-8") if notes.exists() else ""
         write_results(Path(args.out), res)
@@ -616,7 +616,7 @@ def main() -> None:
     out = Path(args.out)
     write_results(out, res)
     (ROOT / "bench" / "out").mkdir(exist_ok=True)
-    (ROOT / "bench" / "out" / "results.json").write_text(json.dumps(res, indent=1, default=str))
+    (ROOT / "bench" / "out" / f"{out.stem}.json").write_text(json.dumps(res, indent=1, default=str))
     missed = [b for b, ok, _ in res["budgets"] if not ok]
     print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}: "
           f"{len(res['budgets']) - len(missed)} budgets met, {len(missed)} not met")
