@@ -34,6 +34,11 @@ ifneq ($(TEST_POSTGRES),0)
 	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
 
+# Seeds two years of data in a temporary database and measures server time, queries, bytes,
+# photo processing and phone metrics; writes bench/results.md (see README, "Benchmarks").
+bench: dev chromium
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
 lint: dev
 	$(BIN)/ruff check .
 

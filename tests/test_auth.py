@@ -78,7 +78,10 @@ def test_bad_time_zone_is_refused_with_the_fix(client):
 def test_register_page_suggests_time_zones(client):
     html = client.get("/register").get_data(as_text=True)
     assert 'data-detect-timezone' in html
-    assert '<option value="Australia/Sydney">' in html
+    assert 'hx-get="/timezones"' in html and 'list="timezones"' in html
+    options = client.get("/timezones")
+    assert '<option value="Australia/Sydney">' in options.get_data(as_text=True)
+    assert "public" in options.headers["Cache-Control"]
 
 
 def test_wrong_password_shows_one_message_and_keeps_email(client, user):

@@ -42,3 +42,46 @@ def test_navigation_partials_are_small(auth_client):
     for path in ("/", "/log", "/photos", "/history"):
         resp = auth_client.get(path, headers={**GZIP, **htmx(**{"HX-Target": "main"})})
         assert len(resp.get_data()) <= 8 * 1024, path
+
+
+PARTIAL_BUDGET = 8 * 1024  # every htmx partial, as served (issue 8)
+PARTIALS = [
+    ("/", {"HX-Target": "main"}),
+    ("/countdown", {}),
+    ("/minoxidil/card", {}),
+    ("/photos/latest", {}),
+    ("/minoxidil/history", {}),
+    ("/log", {"HX-Target": "main"}),
+    ("/history", {"HX-Target": "main"}),
+    ("/history/calendar", {}),
+    ("/history/more?before={before}", {}),
+    ("/photos", {"HX-Target": "main"}),
+    ("/photos/area/crown", {}),
+    ("/photos/compare", {"HX-Target": "main"}),
+    ("/minoxidil", {"HX-Target": "main"}),
+    ("/settings", {"HX-Target": "main"}),
+]
+
+
+def test_every_partial_fits_the_budget_with_years_of_data(app, clock):
+    """Years of sessions, doses and photos must not make any partial heavier than 8 KB."""
+    from sqlalchemy import select
+
+    from bench import seed
+    from webapp.extensions import db
+    from webapp.models import NeedlingSession
+
+    user = seed.make_user("years@example.com", password_hash="x")
+    seed.seed_user(user, clock(), days=760, sessions=300, photos=100, stages=6, doses=1500)
+    before = list(db.session.scalars(select(NeedlingSession.id).where(NeedlingSession.user_id == user.id)
+                                     .order_by(NeedlingSession.performed_at.desc()).limit(20)))[-1]
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user.id)
+    sizes = {}
+    for path, extra in PARTIALS:
+        url = path.format(before=before)
+        resp = client.get(url, headers={**GZIP, **htmx(**extra)})
+        assert resp.status_code == 200, url
+        sizes[url] = len(resp.get_data())
+    assert {u: n for u, n in sizes.items() if n > PARTIAL_BUDGET} == {}, sizes

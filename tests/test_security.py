@@ -305,7 +305,7 @@ OWNED_ARGS = {
     "token_id": lambda other, c, endpoint: _other_token(other),
 }
 # Arguments that name no row of a user, with the value to use.
-FIXED_ARGS = {"variant": "thumb"}
+FIXED_ARGS = {"variant": "thumb", "area": "crown"}
 # Routes not owned by a signed-in user: static files, and the calendar feed, whose
 # secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py).
 NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed"}
@@ -343,6 +343,8 @@ def test_every_route_with_an_id_answers_404_for_another_users_row(app, auth_clie
                 row = OWNED_ARGS[arg](other_user, other_client, rule.endpoint)
                 rows.append(row)
                 values[arg] = row.id
+        if not rows:  # no id in the path (e.g. an area name): ids in its query are checked below
+            continue
         with app.test_request_context():
             from flask import url_for
 

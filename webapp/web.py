@@ -70,9 +70,13 @@ def field_errors(err: ValidationError) -> dict[str, str]:
 
 def icon(name: str, label: str | None = None, cls: str = "icon") -> Markup:
     """An icon from the lucide sprite built at setup; decorative unless labelled."""
-    from flask import url_for
+    from flask import g, url_for
 
-    href = url_for("static", filename="vendor/icons.svg") + "#" + name
+    # A page draws dozens of icons: build the sprite's address once per request.
+    sprite = g.get("_icon_sprite")
+    if sprite is None:
+        sprite = g._icon_sprite = url_for("static", filename="vendor/icons.svg")
+    href = sprite + "#" + name
     a11y = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true"'
     # Every interpolated value is escaped above; the markup itself is ours.
     svg = f'<svg class="{escape(cls)}" {a11y} focusable="false"><use href="{escape(href)}"></use></svg>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -29,7 +29,9 @@ class Device(db.Model):
 
 class NeedlingSession(db.Model):
     __tablename__ = "needling_sessions"
-    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+    # History pages, the countdown's window and the photo links all ask "this user's sessions by time".
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),
+                      Index("ix_needling_sessions_user_performed", "user_id", "performed_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

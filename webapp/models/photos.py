@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -17,7 +17,10 @@ class Photo(db.Model):
     """One photo of one scalp area, re-encoded without metadata, in three sizes."""
 
     __tablename__ = "photos"
-    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+    # The timeline (newest per area), the compare view and Today's latest photo read these orders.
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),
+                      Index("ix_photos_user_area_taken", "user_id", "area", "taken_at"),
+                      Index("ix_photos_user_created", "user_id", "created_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

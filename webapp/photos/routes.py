@@ -52,7 +52,7 @@ def photo_helpers() -> dict:
         if not current_user.is_authenticated:
             return {"latest": None, "area_count": 0}
         latest = service.latest_photo(current_user.id)
-        count = len(service.photos_of(current_user.id, latest.area)) if latest else 0
+        count = service.photo_count(current_user.id, latest.area) if latest else 0
         return {"latest": latest, "area_count": count}
 
     return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "STAGE_SCALES": service.SCALES,
@@ -79,17 +79,21 @@ def _capture_context(area: str | None = None, session=None) -> dict:
 def _timeline_context() -> dict:
     uid = current_user.id
     stages = service.stages_of(uid)
-    stage_by_photo: dict[int, Stage] = {}
+    return {"groups": service.timeline(uid), "stages": stages, "stage_by_photo": _stage_by_photo(stages)}
+
+
+def _stage_by_photo(stages: list[Stage]) -> dict[int, Stage]:
+    out: dict[int, Stage] = {}
     for stage in stages:
         if stage.photo_id:
-            stage_by_photo.setdefault(stage.photo_id, stage)
-    return {"groups": service.timeline(uid), "stages": stages, "stage_by_photo": stage_by_photo}
+            out.setdefault(stage.photo_id, stage)
+    return out
 
 
 def _stage_form_context(errors: dict | None = None, values: dict | None = None) -> dict:
     today = _local(utcnow()).date().isoformat()
     return {"stage_errors": errors or {}, "stage_values": values or {"assessed_on": today, "assessed_by": "self"},
-            "stage_client_id": _new_client_id(), "stage_photos": service.photos_of(current_user.id)[:30],
+            "stage_client_id": _new_client_id(), "stage_photos": service.photos_of(current_user.id, limit=30),
             "today_iso": today}
 
 
@@ -158,7 +162,7 @@ def upload():
     if not request.htmx:
         return hx_redirect(url_for("photos.index", area=photo.area))
     resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created,
-                                     stage_photos=service.photos_of(current_user.id)[:30],
+                                     stage_photos=service.photos_of(current_user.id, limit=30),
                                      **_capture_context(photo.area), **_timeline_context()))
     return hx_trigger(resp, "photo-added") if created else resp
 
@@ -170,14 +174,32 @@ def _owned(photo_id: int) -> Photo:
     return photo
 
 
+@bp.get("/photos/area/<area>")
+@login_required
+def area_more(area: str):
+    """Older photos of one area, a page at a time (the timeline shows only the newest of each)."""
+    if area not in AREAS:
+        abort(404)
+    before = None
+    raw = request.args.get("before", "")
+    if raw:
+        before = service.own_photo(current_user.id, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+        if before is None or before.area != area:
+            abort(404)
+    photos = service.older_of_area(current_user.id, area, before)
+    more = len(photos) > service.AREA_PAGE
+    return render_page("photos/_tiles.html", photos=photos[:service.AREA_PAGE], more=more, area=area,
+                       label=AREAS[area], stage_by_photo=_stage_by_photo(service.stages_of(current_user.id)))
+
+
 @bp.get("/photos/<int:photo_id>")
 @login_required
 def show(photo_id: int):
     """One photo, large, with its date, session, and delete."""
     photo = _owned(photo_id)
-    same_area = service.photos_of(current_user.id, photo.area)
     stages = [s for s in service.stages_of(current_user.id) if s.photo_id == photo.id]
-    return render_page("photos/show.html", photo=photo, area_count=len(same_area), stages=stages)
+    return render_page("photos/show.html", photo=photo, area_count=service.photo_count(current_user.id, photo.area),
+                       stages=stages)
 
 
 @bp.get("/photos/<int:photo_id>/<any(original, display, thumb):variant>.jpg")
@@ -214,7 +236,7 @@ def compare():
     """Two photos of one area: side by side, slider and blink, with what happened in between."""
     uid = current_user.id
     groups = service.timeline(uid)
-    comparable = [g for g in groups if len(g.photos) >= 2]
+    comparable = [g for g in groups if g.count >= 2]
     area = request.args.get("area")
     if area not in AREAS:
         area = comparable[0].area if comparable else (groups[0].area if groups else None)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from webapp.clock import utcnow
 from webapp.extensions import db
@@ -55,12 +56,30 @@ def recent_sessions(user_id: int, limit: int = 10) -> list[NeedlingSession]:
         .order_by(NeedlingSession.performed_at.desc()).limit(limit)))
 
 
-def photos_of(user_id: int, area: str | None = None) -> list[Photo]:
-    """The user's photos, newest first (optionally of one area)."""
+# The timeline shows this many of each area's newest photos; the rest load on request
+# ("Show older"), a page at a time, so two years of photos never make a heavy page.
+TIMELINE_PER_AREA = 6
+AREA_PAGE = 24
+
+
+def _newest_first(query):
+    return query.order_by(Photo.taken_at.desc(), Photo.id.desc())
+
+
+def photos_of(user_id: int, area: str | None = None, limit: int | None = None) -> list[Photo]:
+    """The user's photos, newest first (optionally of one area, optionally only the newest ``limit``)."""
     query = select(Photo).where(Photo.user_id == user_id)
     if area:
         query = query.where(Photo.area == area)
-    return list(db.session.scalars(query.order_by(Photo.taken_at.desc(), Photo.id.desc())))
+    query = _newest_first(query)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
+
+
+def photo_count(user_id: int, area: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Photo).where(
+        Photo.user_id == user_id, Photo.area == area)) or 0
 
 
 def latest_photo(user_id: int) -> Photo | None:
@@ -68,31 +87,62 @@ def latest_photo(user_id: int) -> Photo | None:
                              .order_by(Photo.created_at.desc(), Photo.id.desc()).limit(1))
 
 
+def newest_per_area(user_id: int, per_area: int) -> list[Photo]:
+    """The newest ``per_area`` photos of each area, in one query (a window per area)."""
+    rank = (func.row_number().over(partition_by=Photo.area, order_by=(Photo.taken_at.desc(), Photo.id.desc()))
+            .label("rank"))
+    ranked = select(Photo.id, rank).where(Photo.user_id == user_id).subquery()
+    query = (select(Photo).join(ranked, ranked.c.id == Photo.id).where(ranked.c.rank <= per_area)
+             .options(joinedload(Photo.session)))
+    return list(db.session.scalars(_newest_first(query)))
+
+
 def last_by_area(user_id: int) -> dict[str, Photo]:
     """The newest photo of each area: the camera's ghost for the next one."""
-    out: dict[str, Photo] = {}
-    for photo in photos_of(user_id):
-        out.setdefault(photo.area, photo)
-    return out
+    return {photo.area: photo for photo in reversed(newest_per_area(user_id, 1))}
 
 
 @dataclass
 class AreaGroup:
     area: str
     label: str
-    photos: list[Photo]
+    photos: list[Photo]  # the newest TIMELINE_PER_AREA
+    count: int  # all photos of the area
+    since: datetime  # when its first photo was taken
+
+    @property
+    def more(self) -> bool:
+        return self.count > len(self.photos)
 
 
-def timeline(user_id: int) -> list[AreaGroup]:
-    """Photos grouped by area (in the areas' usual order), newest first within each."""
+def area_counts(user_id: int) -> dict[str, tuple[int, datetime]]:
+    rows = db.session.execute(select(Photo.area, func.count(), func.min(Photo.taken_at))
+                              .where(Photo.user_id == user_id).group_by(Photo.area))
+    return {area: (n, first) for area, n, first in rows}
+
+
+def timeline(user_id: int, per_area: int = TIMELINE_PER_AREA) -> list[AreaGroup]:
+    """Photos grouped by area (in the areas' usual order), the newest ``per_area`` of each."""
+    counts = area_counts(user_id)
     groups: dict[str, list[Photo]] = {}
-    for photo in photos_of(user_id):
+    for photo in newest_per_area(user_id, per_area):
         groups.setdefault(photo.area, []).append(photo)
-    return [AreaGroup(key, label, groups[key]) for key, label in AREAS.items() if key in groups]
+    return [AreaGroup(key, label, groups[key], *counts[key]) for key, label in AREAS.items() if key in groups]
+
+
+def older_of_area(user_id: int, area: str, before: Photo | None) -> list[Photo]:
+    """One page of an area's older photos: after ``before``, or after the ones the timeline shows."""
+    query = select(Photo).where(Photo.user_id == user_id, Photo.area == area).options(joinedload(Photo.session))
+    if before is None:
+        query = _newest_first(query).offset(TIMELINE_PER_AREA)
+    else:
+        query = _newest_first(query.where((Photo.taken_at < before.taken_at) | (
+            (Photo.taken_at == before.taken_at) & (Photo.id < before.id))))
+    return list(db.session.scalars(query.limit(AREA_PAGE + 1)))
 
 
 def stages_of(user_id: int) -> list[Stage]:
-    return list(db.session.scalars(select(Stage).where(Stage.user_id == user_id)
+    return list(db.session.scalars(select(Stage).where(Stage.user_id == user_id).options(joinedload(Stage.photo))
                                    .order_by(Stage.assessed_on.desc(), Stage.id.desc())))
 
 

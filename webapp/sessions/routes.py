@@ -75,9 +75,11 @@ def iso(dt: datetime) -> str:
 @bp.app_template_global("needling_countdown")
 def needling_countdown() -> dict:
     """Everything the countdown card shows (the Today page includes the card)."""
-    cd = service.countdown()
+    symptoms = service.symptoms()
+    cd = service.countdown(symptom_rows=symptoms)
     areas = [(key, label, cd.waits.get(key)) for key, label in rules.AREAS.items()]
-    return {"cd": cd, "areas": areas, "open_symptoms": service.open_symptoms(), "server_now": cd.now,
+    return {"cd": cd, "areas": areas, "open_symptoms": [s for s in symptoms if s.resolved_at is None],
+            "server_now": cd.now,
             "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
 
 

@@ -10,6 +10,7 @@ from flask import abort
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from webapp import rules
 from webapp.clock import utcnow
@@ -86,8 +87,26 @@ def device_uses() -> dict[int, int]:
     return dict(db.session.execute(q).all())
 
 
-def countdown(now: datetime | None = None) -> rules.Countdown:
-    return rules.countdown(active_sessions(), now or utcnow(), gaps(), symptoms())
+def countdown(now: datetime | None = None, symptom_rows: list[Symptom] | None = None) -> rules.Countdown:
+    """The countdown from a bounded window of sessions, not the whole history.
+
+    A session can still hold an area only while its gap (at most the longest the
+    user chose, or a band's default) plus the time symptoms paused the clock has
+    not passed; older ones can only say "ready". The newest session is always
+    included, since its areas are the card's "usual areas".
+    """
+    now = now or utcnow()
+    chosen = gaps()
+    symptom_rows = symptoms() if symptom_rows is None else symptom_rows
+    longest = max(rules.gap_for(band, chosen) for band in rules.BANDS)
+    paused = sum(((s.resolved_at or now) - s.started_at for s in symptom_rows), timedelta(0))
+    since = now - longest - max(paused, timedelta(0)) - timedelta(days=1)
+    window = list(db.session.scalars(sessions_query().where(NeedlingSession.performed_at >= since)
+                                     .order_by(NeedlingSession.performed_at)))
+    if not window:  # everything has healed long ago: the newest session still names the usual areas
+        newest = last_session()
+        window = [newest] if newest is not None else []
+    return rules.countdown(window, now, chosen, symptom_rows)
 
 
 def check_planned(planned_at: datetime, areas: list[str], exclude_id: int | None = None) -> rules.Earliness:
@@ -105,6 +124,8 @@ def page_after(before: NeedlingSession | None, size: int) -> list[NeedlingSessio
     if before is not None:
         q = q.where((NeedlingSession.performed_at < before.performed_at) | (
             (NeedlingSession.performed_at == before.performed_at) & (NeedlingSession.id < before.id)))
+    # The device badge of every row comes in the same query (no query per row).
+    q = q.options(joinedload(NeedlingSession.device))
     q = q.order_by(NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(size + 1)
     return list(db.session.scalars(q))
 

@@ -11,7 +11,7 @@ from webapp.account import delete_user_data
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models import ApiToken
-from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, TokenSchema, timezone_names
+from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, TokenSchema
 from webapp.settings import bp
 from webapp.web import field_errors, hx_redirect, render_page
 
@@ -20,7 +20,7 @@ def _page(status: int = 200, **context):
     context.setdefault("errors", {})
     context.setdefault("values", {"timezone": current_user.timezone})
     context.setdefault("tokens", _tokens())
-    return render_page("settings/page.html", status=status, timezones=timezone_names(), **context)
+    return render_page("settings/page.html", status=status, **context)
 
 
 def _tokens() -> list[ApiToken]:
