@@ -11,13 +11,28 @@
     });
   }
 
-  function toast(title, text) {
+  function iconSvg(name) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    var use = document.createElementNS(ns, "use");
+    use.setAttribute("href", "/static/vendor/icons.svg#" + name);
+    svg.append(use);
+    return svg;
+  }
+  window.rollwiseIcon = iconSvg;
+
+  // One toast at a time above the tab bar; kind "error" (default) interrupts, "info" is polite.
+  function toast(title, text, kind) {
+    kind = kind || "error";
     var region = document.getElementById("toast");
     if (!region) return;
     region.innerHTML = "";
     var box = document.createElement("div");
-    box.className = "toast toast-error";
-    box.setAttribute("role", "alert");
+    box.className = "toast toast-" + kind;
+    if (kind === "error") box.setAttribute("role", "alert");  // info: the region is a polite live region
+    box.append(iconSvg(kind === "error" ? "triangle-alert" : "cloud-check"));
     var body = document.createElement("div");
     var strong = document.createElement("strong");
     strong.textContent = title;
@@ -29,7 +44,7 @@
     close.className = "toast-close";
     close.setAttribute("data-dismiss-toast", "");
     close.setAttribute("aria-label", "Dismiss");
-    close.textContent = "×";
+    close.append(iconSvg("x"));
     box.append(body, close);
     region.append(box);
   }

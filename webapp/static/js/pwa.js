@@ -12,40 +12,9 @@
   function currentUser() { return meta("rollwise-user"); }
   function csrfToken() { return meta("csrf-token"); }
 
-  function iconSvg(name) {
-    var ns = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("class", "icon");
-    svg.setAttribute("aria-hidden", "true");
-    var use = document.createElementNS(ns, "use");
-    use.setAttribute("href", "/static/vendor/icons.svg#" + name);
-    svg.append(use);
-    return svg;
-  }
-
-  function notify(title, text, kind) {
-    var region = document.getElementById("toast");
-    if (!region) return;
-    region.innerHTML = "";
-    var box = document.createElement("div");
-    box.className = "toast toast-" + (kind || "info");
-    if (kind === "error") box.setAttribute("role", "alert");  // info: the region is a polite live region
-    box.append(iconSvg(kind === "error" ? "triangle-alert" : "cloud-check"));
-    var body = document.createElement("div");
-    var strong = document.createElement("strong");
-    strong.textContent = title;
-    var p = document.createElement("p");
-    p.textContent = text;
-    body.append(strong, p);
-    var close = document.createElement("button");
-    close.type = "button";
-    close.className = "toast-close";
-    close.setAttribute("data-dismiss-toast", "");
-    close.setAttribute("aria-label", "Dismiss");
-    close.append(iconSvg("x"));
-    box.append(body, close);
-    region.append(box);
-  }
+  // The shell's toast and icon helpers (app.js loads first).
+  var iconSvg = window.rollwiseIcon;
+  function notify(title, text, kind) { window.rollwiseToast(title, text, kind || "info"); }
 
   function hhmm(iso) {
     var d = new Date(iso);
