@@ -557,3 +557,13 @@ def test_compare_shows_minoxidil_adherence_between_the_photos(auth_client, user,
     # 7 applied of the 59 slots that came due in the 30 days (the rest missed; the
     # evening slot still open at the second photo does not count yet): 12%.
     assert "Minoxidil adherence: 12% (7 of 59 doses)" in text
+
+
+def test_a_session_offers_a_photo_linked_to_it_and_the_photo_links_back(auth_client, user, clock):
+    s = make_session(user, clock() - timedelta(hours=1))
+    detail = auth_client.get(f"/sessions/{s.id}").get_data(as_text=True)
+    assert f'href="/photos/new?session_id={s.id}"' in detail
+    assert upload(auth_client, encoded("JPEG"), session_id=str(s.id)).status_code == 200
+    photo = db.session.scalars(select(Photo)).one()
+    assert photo.session_id == s.id
+    assert f'href="/sessions/{s.id}"' in auth_client.get(f"/photos/{photo.id}").get_data(as_text=True)
