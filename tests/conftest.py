@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.support import Client, FrozenClock, log_in, make_user
-from webapp import create_app
-from webapp.extensions import db
+from tests.support import Client, FrozenClock, built_app, log_in, make_user
 from webapp.models import User
-
-
-def test_database_url(tmp_path) -> str:
-    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
 @pytest.fixture
@@ -24,26 +17,8 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def app(tmp_path, clock):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path),
-            "PHOTO_STORAGE": str(tmp_path / "photos"),
-            "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # scrypt, cheaper for tests
-            "CLOCK": clock,
-            "PROPAGATE_UNEXPECTED": True,
-            "RATELIMIT_ENABLED": False,  # tests/test_security.py switches it on
-        },
-        instance_path=str(tmp_path / "instance"),
-    )
-    app.test_client_class = Client
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
+    with built_app(tmp_path, CLOCK=clock) as app:
         yield app
-        db.session.remove()
-        db.drop_all()
 
 
 @pytest.fixture

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import html as html_lib
+import os
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 
-from webapp.extensions import db
+from webapp import create_app
+from webapp.extensions import db, limiter
 from webapp.models import User
 
 PASSWORD = "correct horse battery"
@@ -86,3 +90,35 @@ def text_of(resp) -> str:
     html = resp.get_data(as_text=True)
     html = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     return html_lib.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def test_database_url(tmp_path) -> str:
+    """SQLite in the test's folder, or the PostgreSQL of scripts/with-postgres."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
+
+
+@contextmanager
+def built_app(tmp_path, **overrides) -> Iterator:
+    """An app on a fresh, empty database in ``tmp_path``; ``overrides`` change its config."""
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path),
+        "PHOTO_STORAGE": str(tmp_path / "photos"),
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # scrypt, cheaper for tests
+        "PROPAGATE_UNEXPECTED": True,
+        "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
+        **overrides,
+    }, instance_path=str(tmp_path / "instance"))
+    app.test_client_class = Client
+    limited = app.config["RATELIMIT_ENABLED"]
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        if limited:  # counters are shared by every app in this process
+            limiter.reset()
+        yield app
+        if limited:
+            limiter.reset()
+        db.session.remove()
+        db.drop_all()

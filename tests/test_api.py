@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import Client
-from webapp import create_app
-from webapp.extensions import db, limiter
+from tests.support import built_app
+from webapp.extensions import db
 from webapp.minoxidil import service as mx_service
 from webapp.models import ApiToken, DoseLog, NeedlingSession, Symptom
 
@@ -259,21 +258,8 @@ def test_sessions_page_with_a_before_cursor(api, user, other_user, clock):
 
 @pytest.fixture
 def limited_app(tmp_path):
-    from tests.conftest import test_database_url
-
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "x", "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "3 per minute",
-        "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path), "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
-    }, instance_path=str(tmp_path / "instance"))
-    app.test_client_class = Client
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        limiter.reset()
+    with built_app(tmp_path, RATELIMIT_ENABLED=True, API_RATE_LIMIT="3 per minute") as app:
         yield app
-        limiter.reset()
-        db.session.remove()
-        db.drop_all()
 
 
 def test_api_is_rate_limited_per_token(limited_app):

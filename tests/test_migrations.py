@@ -12,7 +12,7 @@ from webapp.models.types import render_item
 
 
 def migrated_app(tmp_path):
-    from tests.conftest import test_database_url
+    from tests.support import test_database_url
 
     return create_app({"TESTING": True, "SECRET_KEY": "x",
                        "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path)},

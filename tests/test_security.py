@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
-from tests.support import PASSWORD, Client, text_of
+from tests.support import PASSWORD, built_app, text_of
 from webapp import create_app
-from webapp.extensions import db, limiter
+from webapp.extensions import db
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Writes that prove who is calling some other way than the session cookie
@@ -21,23 +21,9 @@ CSRF_EXEMPT_PREFIXES = ("/api/", "/minoxidil/push/action")
 
 @pytest.fixture
 def limited_app(tmp_path):
-    from tests.conftest import test_database_url
-
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "x", "RATELIMIT_ENABLED": True,
-        "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path),
-        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
-        "LOGIN_RATE_LIMIT": "3 per 15 minutes", "REGISTER_RATE_LIMIT": "2 per hour",
-    }, instance_path=str(tmp_path / "instance"))
-    app.test_client_class = Client
-    with app.app_context():
-        db.drop_all()
-        db.create_all()
-        limiter.reset()
+    with built_app(tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per 15 minutes",
+                   REGISTER_RATE_LIMIT="2 per hour") as app:
         yield app
-        limiter.reset()
-        db.session.remove()
-        db.drop_all()
 
 
 def test_login_is_rate_limited_with_a_clear_wait(limited_app):
@@ -166,7 +152,7 @@ def test_security_headers_on_errors_and_json(app, client, auth_client, user):
 
 
 def test_security_headers_on_500_pages_and_json(tmp_path):
-    from tests.conftest import test_database_url
+    from tests.support import test_database_url
 
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "RATELIMIT_ENABLED": False,
                       "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path)},
