@@ -154,14 +154,6 @@ def seed_all(app) -> dict:
     return out
 
 
-def client_for(app, user_id: int):
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = str(user_id)
-        sess["_fresh"] = True
-    return client
-
-
 def available(app, route: Route) -> bool:
     if route.endpoint == "export":
         # The export is being built elsewhere: any GET address without arguments that says
@@ -204,7 +196,7 @@ def measure_server(app, seeded: dict, routes: list[Route], n: int) -> dict:
     out: dict[str, dict] = {}
     with app.app_context():
         counter = QueryCounter(db.engine)
-    clients = {label: client_for(app, seeded[label]["user_id"]) for label in ("two years", "one month")}
+    clients = {label: seed.client_for(app, seeded[label]["user_id"]) for label in ("two years", "one month")}
     for route in routes:
         row: dict = {"path": route.path, "partial": route.partial, "budgeted": route.budgeted}
         for label, key in (("one month", "queries_month"), ("two years", "queries_2y")):
@@ -250,7 +242,7 @@ def first_load(app, seeded: dict) -> dict:
     """Today on a fresh phone: the page and every file it pulls in, as served (compressed)."""
     import re
 
-    client = client_for(app, seeded["two years"]["user_id"])
+    client = seed.client_for(app, seeded["two years"]["user_id"])
     resp, body = get(client, "/", {})
     html = client.get("/").get_data(as_text=True)
     urls = set(re.findall(r'<link[^>]+href="(/[^"#]+)"', html))
@@ -297,7 +289,7 @@ def photo_worker(path: str) -> None:
             user = seed.make_user("photo@bench.test")
             db.session.commit()
             uid = user.id
-        client = client_for(app, uid)
+        client = seed.client_for(app, uid)
         data = Path(path).read_bytes()
         token = _csrf(client, app)
         import gc
@@ -409,7 +401,7 @@ def measure_browser(app, seeded: dict, runs: int = 3) -> dict:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{server.server_port}"
-    client = client_for(app, seeded["two years"]["user_id"])
+    client = seed.client_for(app, seeded["two years"]["user_id"])
     client.get("/healthz")
     cookie = client.get_cookie("rollwise_session")
     out: dict[str, dict] = {}

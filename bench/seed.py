@@ -173,3 +173,13 @@ def two_years(user: User, now: datetime, storage=None) -> Seeded:
 
 def one_month(user: User, now: datetime, storage=None) -> Seeded:
     return seed_user(user, now, days=30, sessions=5, photos=12, stages=1, storage=storage)
+
+
+def client_for(app, user_id: int):
+    """A test client already signed in as ``user_id`` (no login form: the seeded users have no
+    usable password, and logging in is not what is being measured)."""
+    client = app.test_client()
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user_id)
+        sess["_fresh"] = True
+    return client

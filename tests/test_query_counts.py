@@ -63,14 +63,6 @@ def seeded(clock, email: str, *, large: bool) -> tuple[seed.Seeded, int]:
     return data, ids[min(len(ids) - 1, 19)]
 
 
-def as_user(app, user_id: int):
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = str(user_id)
-        sess["_fresh"] = True
-    return client
-
-
 @pytest.fixture
 def small_and_large(app, clock):
     return {"small": seeded(clock, "month@example.com", large=False),
@@ -83,7 +75,7 @@ def test_queries_per_request_do_not_grow_with_the_data(app, small_and_large):
     counts: dict[str, dict[str, int]] = {}
     try:
         for label, (data, before) in small_and_large.items():
-            client = as_user(app, data.user.id)
+            client = seed.client_for(app, data.user.id)
             for name, path, headers in ROUTES:
                 url = path.format(before=before, secret=data.calendar_secret)
                 counter.n = 0
@@ -100,7 +92,7 @@ def test_queries_per_request_do_not_grow_with_the_data(app, small_and_large):
 
 def test_the_timeline_shows_the_newest_photos_of_each_area_and_loads_older_on_request(app, small_and_large):
     data, _ = small_and_large["large"]
-    client = as_user(app, data.user.id)
+    client = seed.client_for(app, data.user.id)
     page = client.get("/photos").get_data(as_text=True)
     assert page.count('class="photo-tile"') == 6 * 6  # six areas, the newest six of each
     assert "16 photos" in page  # the header still counts them all (100 photos over six areas)
@@ -145,7 +137,7 @@ def test_the_countdown_window_gives_the_same_answer_as_the_whole_history(app, cl
 
 def test_older_photos_page_through_an_area_once_each_and_only_the_owners(app, small_and_large, other_client):
     data, _ = small_and_large["large"]
-    client = as_user(app, data.user.id)
+    client = seed.client_for(app, data.user.id)
     first = client.get("/photos").get_data(as_text=True)
     crown = first[first.index('id="area-crown"'):]
     seen = re.findall(r'href="/photos/(\d+)" class="tile-link"', crown.split("</section>")[0])

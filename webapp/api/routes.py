@@ -167,7 +167,7 @@ def list_sessions():
         before = id_param(request.args["before"])
         if before is None:
             abort(400, description="before must be the id of a session from the previous page.")
-        anchor = db.session.get(NeedlingSession, before) if before <= sessions.MAX_ID else None
+        anchor = db.session.get(NeedlingSession, before)
         if anchor is None or anchor.user_id != api_user().id:
             abort(404, description="No session with that id for this token's account.")
     rows = sessions.page_after(anchor, limit)

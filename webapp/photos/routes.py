@@ -122,7 +122,7 @@ def new():
     session = None
     raw = request.args.get("session_id")
     if raw:
-        session = service.own_session(current_user.id, id_param(raw)) if id_param(raw) is not None else None
+        session = service.own_session(current_user.id, sid) if (sid := id_param(raw)) else None
         if session is None:
             abort(404)
     area = request.args.get("area")
@@ -246,7 +246,7 @@ def compare():
     for name in ("a", "b"):
         raw = request.args.get(name, "")
         if raw:
-            photo = service.own_photo(uid, id_param(raw)) if id_param(raw) is not None else None
+            photo = service.own_photo(uid, pid) if (pid := id_param(raw)) else None
             if photo is None:
                 abort(404)
             chosen[name] = photo

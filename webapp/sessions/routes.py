@@ -176,8 +176,8 @@ def new():
 def back():
     """From a confirmation step back to the form, with everything kept."""
     editing = None
-    if id_param(request.form.get("editing")) is not None:
-        editing = service.own_session(id_param(request.form["editing"]))
+    if editing_id := id_param(request.form.get("editing")):
+        editing = service.own_session(editing_id)
     return panel(values=posted_values(), editing=editing)
 
 
@@ -269,7 +269,7 @@ def log_symptom():
 @login_required
 def resolve_symptom(symptom_id: int):
     """Mark a symptom resolved: the countdown resumes."""
-    s = db.session.get(Symptom, symptom_id) if symptom_id <= service.MAX_ID else None
+    s = db.session.get(Symptom, symptom_id)
     if s is None or s.user_id != current_user.id:
         abort(404)
     if s.resolved_at is None:
