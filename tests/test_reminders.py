@@ -9,6 +9,7 @@ import json
 import os
 import threading
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 from tests.support import htmx, text_of
 from webapp import reminders
 from webapp.extensions import db
+from webapp.minoxidil import sender
 from webapp.models import MinoxidilRegimen, NeedlingSession, PushSubscription, ReminderSend
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -101,18 +103,34 @@ def push_service(monkeypatch):
 @pytest.fixture
 def routine(user, clock):
     """Ana: 08:00 and 20:00 in Berlin since 1 March, one subscribed phone."""
-    db.session.add(MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL", times=["08:00", "20:00"],
-                                    start_date=datetime(2026, 3, 1).date(), effective_from=berlin(2026, 3, 1, 0)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL",
+                                        times=["08:00", "20:00"], start_date=datetime(2026, 3, 1).date(),
+                                        effective_from=berlin(2026, 3, 1, 0)))
+        db.session.commit()
     return user
 
 
+@contextmanager
+def set_up_on(clock, at):
+    """Write the fixture's rows as of ``at`` (1 March), then put the clock back: the tests then
+    move it forward to the moments they check, as real time does (the stored next reminder is
+    computed when the rows are written)."""
+    before = clock()
+    clock.set(at)
+    try:
+        yield
+    finally:
+        clock.set(before)
+
+
 @pytest.fixture
-def phone(routine, push_service):
+def phone(routine, push_service, clock):
     browser = Browser(push_service.url + "/push/" + uuid.uuid4().hex)
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=browser.endpoint, p256dh=browser.p256dh,
-                                    auth=b64(browser.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=browser.endpoint, p256dh=browser.p256dh,
+                                        auth=b64(browser.auth)))
+        db.session.commit()
     return browser
 
 
@@ -153,9 +171,10 @@ def test_due_slot_is_pushed_encrypted_with_vapid_topic_and_tag(app, clock, phone
 
 def test_each_subscription_gets_a_fresh_vapid_claim(app, clock, phone, push_service, routine):
     other = Browser(push_service.url + "/push/second")
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=other.endpoint, p256dh=other.p256dh,
-                                    auth=b64(other.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=other.endpoint, p256dh=other.p256dh,
+                                        auth=b64(other.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 20, 0))
     reminders.run_pass()
     assert len(push_service.requests) == 2
@@ -231,17 +250,17 @@ def test_killed_between_claimed_and_sent_gives_exactly_one_reminder_after_restar
 def test_killed_after_delivery_before_marking_retries_under_the_same_topic(app, clock, phone, push_service,
                                                                            monkeypatch):
     clock.set(berlin(2026, 3, 10, 8, 0))
-    real = reminders.deliver
+    real = sender.deliver_all
 
     def deliver_then_die(*args, **kwargs):
         real(*args, **kwargs)
         raise Crash("killed after the push service accepted it")
 
-    monkeypatch.setattr(reminders, "deliver", deliver_then_die)
+    monkeypatch.setattr(sender, "deliver_all", deliver_then_die)
     with pytest.raises(Crash):
         reminders.run_pass()
     db.session.rollback()
-    monkeypatch.setattr(reminders, "deliver", real)
+    monkeypatch.setattr(sender, "deliver_all", real)
     clock.advance(minutes=2)
     reminders.run_pass()
     # The retry carries the same Topic and tag: the phone replaces the first, it shows one reminder.
@@ -273,8 +292,9 @@ def test_snooze_reminds_again_in_30_minutes_unless_logged(app, clock, phone, pus
 
 def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service):
     b = Browser(push_service.url + "/flaky/1")
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
     assert reminders.run_pass() == 0
     [send] = sends()
@@ -288,10 +308,12 @@ def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service)
 
 
 def test_expired_subscriptions_are_dropped(clock, routine, push_service, phone):
-    for path in ("/gone/1", "/missing/1"):
-        b = Browser(push_service.url + path)
-        db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        for path in ("/gone/1", "/missing/1"):
+            b = Browser(push_service.url + path)
+            db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh,
+                                            auth=b64(b.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
     assert reminders.run_pass() == 1
     assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [phone.endpoint]
