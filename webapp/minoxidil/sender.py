@@ -517,26 +517,37 @@ def run_pass(now: datetime | None = None, *, batch: int = BATCH,
              on_claimed: Callable[[ReminderSend], None] | None = None) -> int:
     """One pass: claim, send and mark the due reminders, a batch at a time. Returns how many
     reminders reached at least one phone."""
+    session = db.session()
+    # The pass keeps the rows it loaded across its own commits (claim, then mark) instead of
+    # reloading each one; every batch starts from fresh rows.
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        with suppressed():
+            return _batches(now, batch, on_claimed)
+    finally:
+        session.expire_on_commit = expire_on_commit
+        session.expire_all()
+
+
+def _batches(now: datetime | None, batch: int, on_claimed: Callable[[ReminderSend], None] | None) -> int:
     sent = 0
     seen: set[int] = set()
-    with suppressed():
-        while True:
-            at = now or utcnow()
-            claimed = _claim(at, batch)
-            if claimed is None:
-                break
-            ids, work = claimed
-            if seen.issuperset(ids):
-                break  # only users already handled in this pass (their next reminder is still now)
-            seen.update(ids)
-            for w in work:
-                fault_point("reminder-claimed")  # tests/test_faults.py SIGKILLs a real clock here
-                if on_claimed is not None:
-                    on_claimed(w.send)
-            jobs = _pushes(work)
-            deliver_all([p for _, ps in jobs for p in ps])
-            sent += _mark(ids, jobs, at)
-            if len(ids) < batch:
-                break
-    return sent
-
+    while True:
+        at = now or utcnow()
+        db.session.expire_all()
+        claimed = _claim(at, batch)
+        if claimed is None:
+            return sent
+        ids, work = claimed
+        if seen.issuperset(ids):
+            return sent  # only users already handled in this pass (their next reminder is still now)
+        seen.update(ids)
+        for w in work:
+            fault_point("reminder-claimed")  # tests/test_faults.py SIGKILLs a real clock here
+            if on_claimed is not None:
+                on_claimed(w.send)
+        jobs = _pushes(work)
+        deliver_all([p for _, ps in jobs for p in ps])
+        sent += _mark(ids, jobs, at)
+        if len(ids) < batch:
+            return sent
