@@ -245,8 +245,10 @@ def init_app(app: Flask) -> None:
 
     @reminders.command("run")
     @click.option("--once", is_flag=True, help="Do one pass and exit.")
-    @click.option("--interval", default=30, show_default=True, help="Seconds between passes.")
-    def run_command(once: bool, interval: int):
+    @click.option("--interval", default=30, show_default=True,
+                  help="Most seconds between passes (sooner when a stored reminder falls due).")
+    @click.option("--batch", default=500, show_default=True, help="Due users claimed per transaction.")
+    def run_command(once: bool, interval: int, batch: int):
         """Send due minoxidil reminders, exactly once each."""
         from webapp.minoxidil import sender
 
@@ -256,14 +258,15 @@ def init_app(app: Flask) -> None:
             sender.refresh_missing(utcnow())
         while True:
             try:
-                count = run_pass()
+                count = sender.run_pass(batch=batch)
             except Exception:
                 db.session.rollback()
                 app.logger.exception("reminder pass failed; retrying next pass")
                 if once:
                     raise
                 count = 0
-            if once:
+            if once or count:
                 click.echo(f"sent {count} reminder(s)")
+            if once:
                 return
-            _time.sleep(interval)
+            _time.sleep(sender.seconds_until_next(utcnow(), interval))

@@ -513,6 +513,17 @@ def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], now: datetime) ->
     return sent
 
 
+def seconds_until_next(now: datetime, most: float) -> float:
+    """How long the clock may sleep: until the earliest stored reminder, at most ``most`` seconds."""
+    nxt = db.session.scalar(select(db.func.min(ReminderDue.due_at)))
+    db.session.commit()
+    if nxt is None:
+        return most
+    if nxt.tzinfo is None:  # SQLite hands back the aggregate without the column's type
+        nxt = nxt.replace(tzinfo=now.tzinfo)
+    return max(0.2, min(most, (nxt - now).total_seconds()))
+
+
 def run_pass(now: datetime | None = None, *, batch: int = BATCH,
              on_claimed: Callable[[ReminderSend], None] | None = None) -> int:
     """One pass: claim, send and mark the due reminders, a batch at a time. Returns how many
