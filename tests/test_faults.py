@@ -25,13 +25,14 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests.support import PASSWORD
 from tests.test_reminders import Browser as PushBrowser
 from tests.test_reminders import MockPushService, b64
 from webapp.clock import local
 from webapp.extensions import db
+from webapp.minoxidil import sender
 from webapp.models import MinoxidilRegimen, Photo, PushSubscription, ReminderDue, ReminderSend, User
 from webapp.storage import LocalStorage
 
@@ -277,9 +278,9 @@ def test_reminder_sender_killed_between_claim_and_send_delivers_exactly_once_aft
 
         # Restarted at once: the claim's lease (1 minute) has not run out, so nothing is sent twice.
         assert "sent 0 reminder(s)" in procs.flask("reminders", "run", "--once")
-        # A minute later (the claim's clock moved back instead of waiting): sent, exactly once.
-        db.session.execute(update(ReminderSend).values(claimed_at=send.claimed_at - timedelta(minutes=2)))
-        db.session.commit()
+        # A minute later (the claim's clock moved back instead of waiting, and the stored next
+        # reminder, which the claim moved a lease ahead): sent, exactly once.
+        expire_leases()
         assert "sent 1 reminder(s)" in procs.flask("reminders", "run", "--once")
         assert "sent 0 reminder(s)" in procs.flask("reminders", "run", "--once")
         assert len(push.requests) == 1
@@ -289,6 +290,17 @@ def test_reminder_sender_killed_between_claim_and_send_delivers_exactly_once_aft
         assert send.status == "sent"
     finally:
         push.close()
+
+
+def expire_leases() -> None:
+    """Two minutes pass for the claims: their lease (1 minute) runs out, and the stored next
+    reminders the claims moved a lease ahead fall due again."""
+    with sender.suppressed():
+        for send in db.session.scalars(select(ReminderSend).where(ReminderSend.status == "claimed")):
+            send.claimed_at -= timedelta(minutes=2)
+        for row in db.session.scalars(select(ReminderDue)):
+            row.due_at -= timedelta(minutes=2)
+        db.session.commit()
 
 
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
@@ -330,12 +342,7 @@ def test_two_clocks_share_due_reminders_and_one_killed_mid_pass_loses_none_and_d
         claimed = db.session.scalars(select(ReminderSend).where(ReminderSend.status == "claimed")).all()
         assert len(claimed) == 10
         # The lease runs out (the claims' clock moved back two minutes instead of waiting).
-        ids = [c.user_id for c in claimed]
-        db.session.execute(update(ReminderSend).where(ReminderSend.status == "claimed")
-                           .values(claimed_at=ReminderSend.claimed_at - timedelta(minutes=2)))
-        db.session.execute(update(ReminderDue).where(ReminderDue.user_id.in_(ids))
-                           .values(due_at=ReminderDue.due_at - timedelta(minutes=2)))
-        db.session.commit()
+        expire_leases()
         _wait_for(lambda: len(push.requests) >= 60, "clock B to take over A's expired claims", b)
         time.sleep(2)
         # Every phone got its reminder exactly once; every reminder is marked sent.
