@@ -91,6 +91,7 @@ class Service:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.records.clear()
+        self.verified.clear()
         self.bad = 0
         return web.json_response({"ok": True})
 

@@ -177,7 +177,11 @@ def refresh_next_reminders(user_ids: Iterable[int], now: datetime, plans: dict[i
     ids = sorted(set(user_ids))
     if not ids:
         return
-    plans = load_plans(ids, now) if plans is None else plans
+    if plans is None:
+        # Most writes come from users without a subscribed phone: no slots to build for them.
+        with_phone = set(db.session.scalars(select(PushSubscription.user_id).where(
+            PushSubscription.user_id.in_(ids))))
+        plans = load_plans(with_phone, now)
     rows = {r.user_id: r for r in db.session.scalars(select(ReminderDue).where(ReminderDue.user_id.in_(ids)))}
     drop = []
     for uid in ids:
@@ -410,7 +414,7 @@ def _is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
-def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work]] | None:
+def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, Plan]] | None:
     """Lock and claim up to ``limit`` due users; commit the claims. None when nothing is due."""
     from webapp.reminders import CLAIM_LEASE, _reclaim
 
@@ -451,11 +455,12 @@ def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work]] | None:
     if fresh:
         ins = (postgresql.insert if _is_postgres() else sqlite.insert)(ReminderSend)
         for send in db.session.scalars(ins.on_conflict_do_nothing().returning(ReminderSend), fresh):
+            plans[send.user_id].sends.append(send)
             work.append(Work(plans[send.user_id], fresh_slots[(send.user_id, send.slot_at)], send))
     # Every claimed user's row moves a lease ahead: if this clock dies, another takes over then.
     db.session.execute(update(ReminderDue).where(ReminderDue.user_id.in_(ids)).values(due_at=now + CLAIM_LEASE))
     db.session.commit()
-    return list(ids), work
+    return list(ids), work, plans
 
 
 def _pushes(work: list[Work]) -> list[tuple[Work, list[Push]]]:
@@ -476,7 +481,7 @@ def deliver_all(pushes: list[Push]) -> list[Push]:
     return pool().send_all(pushes, vapid(), vapid_subject(), PUSH_TTL)
 
 
-def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], now: datetime) -> int:
+def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], plans: dict[int, Plan], now: datetime) -> int:
     from webapp.reminders import RETRY
 
     sent = 0
@@ -507,8 +512,11 @@ def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], now: datetime) ->
         for sid in gone:
             db.session.expunge(subs[sid])
         db.session.execute(delete(PushSubscription).where(PushSubscription.id.in_(gone)))
+        for plan in plans.values():
+            plan.subs = [s for s in plan.subs if s.id not in gone]
     db.session.flush()
-    refresh_next_reminders(ids, now)
+    # The plans loaded for the claim, with this pass's sends in them: no second load.
+    refresh_next_reminders(ids, now, plans)
     db.session.commit()
     return sent
 
@@ -549,7 +557,7 @@ def _batches(now: datetime | None, batch: int, on_claimed: Callable[[ReminderSen
         claimed = _claim(at, batch)
         if claimed is None:
             return sent
-        ids, work = claimed
+        ids, work, plans = claimed
         if seen.issuperset(ids):
             return sent  # only users already handled in this pass (their next reminder is still now)
         seen.update(ids)
@@ -559,6 +567,6 @@ def _batches(now: datetime | None, batch: int, on_claimed: Callable[[ReminderSen
                 on_claimed(w.send)
         jobs = _pushes(work)
         deliver_all([p for _, ps in jobs for p in ps])
-        sent += _mark(ids, jobs, at)
+        sent += _mark(ids, jobs, plans, at)
         if len(ids) < batch:
             return sent
