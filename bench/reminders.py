@@ -427,7 +427,9 @@ def report(r: dict) -> str:
                  f"({60 - one['delay_p99']:+.1f} s of margin with one)."),
         "- >= 500 pushes per second from one clock: "
         + budget(one["pushes_per_s"] >= 500, f"{one['pushes_per_s']:,.0f} pushes/s "
-                 f"({(one['pushes_per_s'] / 500 - 1) * 100:+.0f}%); two clocks {two['pushes_per_s']:,.0f}/s."),
+                 f"({(one['pushes_per_s'] / 500 - 1) * 100:+.0f}%); two clocks {two['pushes_per_s']:,.0f}/s. "
+                 f"The clock used {one['cpu_ms_per_push']:.2f} ms of CPU per push: "
+                 f"~{1000 / one['cpu_ms_per_push']:,.0f} pushes/s with a core to itself."),
         "- Duplicates 0 and lost 0: " + budget(one["duplicates"] == 0 == two["duplicates"] and one["lost"] == 0
                                                 == two["lost"], f"one clock {one['duplicates']} / {one['lost']}, "
                                                 f"two clocks {two['duplicates']} / {two['lost']}."),

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from pywebpush import WebPusher
-from sqlalchemy import delete, event, or_, select, update
+from sqlalchemy import delete, event, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -250,12 +250,13 @@ def _after_flush(session: Session, _ctx) -> None:
     dirty = session.info.setdefault(_DIRTY, set())
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, _WATCHED):
-            if obj.user_id is not None:
-                dirty.add(obj.user_id)
-        elif isinstance(obj, User) and obj in session.dirty and obj.id is not None:
-            from sqlalchemy import inspect
-            if inspect(obj).attrs.timezone.history.has_changes():
-                dirty.add(obj.id)
+            user_id = inspect(obj).dict.get("user_id")  # no load: a deleted row may be gone already
+            if user_id is not None:
+                dirty.add(user_id)
+        elif isinstance(obj, User) and obj in session.dirty:
+            state = inspect(obj)
+            if state.attrs.timezone.history.has_changes() and state.dict.get("id") is not None:
+                dirty.add(state.dict["id"])
 
 
 def _before_commit(session: Session) -> None:
