@@ -120,3 +120,54 @@ def test_release_b_differs_from_a_only_where_a_file_changed(release_b):
     a = Path(assets.DIST / "manifest.json").read_text()
     assert release_b.manifest["files"]["css/app.css"] in a  # unchanged: same name, still cached
     assert release_b.manifest["files"]["js/rollwise.js"] not in a
+
+
+class Meter:
+    """Counts what the live server sends (status line, headers and body, as on the wire)."""
+
+    def __init__(self, app) -> None:
+        self.app, self.inner, self.sent = app, app.wsgi_app, []
+
+    def __enter__(self):
+        def metered(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            entry = {"path": path, "bytes": 0}
+            self.sent.append(entry)
+
+            def start(status, headers, exc_info=None):
+                entry["status"] = status
+                entry["bytes"] += len(status) + 11 + sum(len(k) + len(v) + 4 for k, v in headers)
+                return start_response(status, headers, exc_info)
+
+            for chunk in self.inner(environ, start):
+                entry["bytes"] += len(chunk)
+                yield chunk
+
+        self.app.wsgi_app = metered
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.app.wsgi_app = self.inner
+
+
+@PIXEL
+def test_a_repeat_visit_sends_little_besides_the_page(page: Page, live_server):
+    register(page)
+    wait_for_worker(page)
+    page.reload()
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    context = page.context
+    page.close()
+    # Next morning: the app is opened again from the home screen.
+    with Meter(live_server.app) as meter:
+        again = context.new_page()
+        again.goto("/")
+        expect(again.get_by_role("heading", name="Today", level=1)).to_be_visible()
+        again.wait_for_load_state("networkidle")
+        again.wait_for_timeout(500)  # the browser's service-worker update check
+    page_itself = [e for e in meter.sent if e["path"] == "/"]
+    rest = [e for e in meter.sent if e["path"] != "/"]
+    assert len(page_itself) == 1
+    assert not [e for e in rest if e["path"].startswith("/static/")], rest  # every file from the phone
+    assert sum(e["bytes"] for e in rest) < 5 * 1024, rest
