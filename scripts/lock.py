@@ -51,13 +51,20 @@ def requirements(dev: bool) -> list[str]:
 
 
 def pins(lock: Path) -> dict[str, tuple[str, str | None]]:
-    """{normalised name: (version, marker)} of every ``name==version`` line in a lock."""
-    out = {}
+    """{normalised name: (version, marker)} of every ``name==version`` line in a lock (for a
+    package pinned per Python version, the pin that applies to the oldest supported one)."""
+    out: dict[str, tuple[str, str | None]] = {}
     for line in lock.read_text(encoding="utf-8").splitlines():
         m = PIN.match(line.strip())
-        if m:
+        if m and (normalise(m.group(1)) not in out or applies(m.group(3))):
             out[normalise(m.group(1))] = (m.group(2), m.group(3))
     return out
+
+
+def applies(marker: str | None) -> bool:
+    from packaging.markers import Marker
+
+    return marker is None or Marker(marker).evaluate({"python_version": PYTHON, "python_full_version": PYTHON + ".0"})
 
 
 def normalise(name: str) -> str:
