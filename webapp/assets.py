@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -108,7 +109,7 @@ def digest(static: Path = STATIC, out: Path = DIST) -> dict:
     """Build one release of ``static`` into ``out``: bundle, hash, compress; write manifest.json."""
     if not ESBUILD.exists():
         raise click.ClickException("esbuild is missing: run `npm ci` first.")
-    work = out.with_name(out.name + ".new")
+    work = out.with_name(f"{out.name}.new-{os.getpid()}")  # two test runs may build at once
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     files = _esbuild(static, work, [e for e in BUNDLED if (static / e).exists()],
