@@ -36,7 +36,10 @@ const caches = {
   },
   keys: async () => [...stores.keys()],
   delete: async name => stores.delete(name),
-  match: async (url, opts) => { const s = stores.get(opts.cacheName); return s && s.has(url) ? new Response(s.get(url)) : undefined; },
+  match: async (url, opts) => {
+    const s = stores.get(opts.cacheName);
+    return s && s.has(url) ? new Response(s.get(url)) : undefined;
+  },
 };
 const served = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));  // what the server has now
 async function fetchFake(url) {
