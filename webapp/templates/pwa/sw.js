@@ -25,9 +25,10 @@ var MAX_PAGES = 40;  // the pages a user opens most; older ones fall back to the
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(SHELL_CACHE).then(function (cache) {
-      // Straight from the server: the HTTP cache may still hold the previous release.
+      // The files carry their content hash: a copy in the HTTP cache is the right one, so a
+      // release downloads only what changed. The offline page has no hash: from the server.
       return cache.addAll(SHELL.map(function (url) {
-        return new Request(url, { cache: "reload", credentials: "omit" });
+        return new Request(url, { cache: url === OFFLINE_URL ? "reload" : "default", credentials: "omit" });
       }));
     })
     // Installed, not in charge: the new release waits for the user (see the message handler).
