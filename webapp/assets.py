@@ -195,7 +195,7 @@ def release_id() -> str:
 
 
 def init_app(app: Flask) -> None:
-    rel = Release(app, Path(app.config.get("ASSETS_DIR") or DIST))
+    rel = Release(app, DIST)
     app.extensions["rollwise_release"] = rel
 
     @app.url_defaults
