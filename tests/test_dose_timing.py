@@ -55,7 +55,8 @@ def minute_of(day: date, minutes: int, tz: str) -> datetime:
 def test_flying_berlin_to_new_york_keeps_yesterday_and_puts_the_next_dose_at_0800_new_york():
     berlin = reg(tz=BERLIN)
     change = local(2026, 3, 10, 15, 0)  # 09:00 in New York, after the Berlin 08:00 dose
-    logged = [d.Dose(local(2026, 3, 9, 8), local(2026, 3, 9, 8, 5)), d.Dose(local(2026, 3, 10, 8), local(2026, 3, 10, 8))]
+    logged = [d.Dose(local(2026, 3, 9, 8), local(2026, 3, 9, 8, 5)),
+              d.Dose(local(2026, 3, 10, 8), local(2026, 3, 10, 8))]
     ny = d.Regimen(d.change_effective_from([berlin], BERLIN, change, logged), berlin.times, berlin.start_date,
                    tz=NEW_YORK, created_at=change)
     before = build([berlin], change, doses=logged)
