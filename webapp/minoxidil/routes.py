@@ -416,6 +416,12 @@ def at_zone(dt, tz: str):
     return dt.astimezone(ZoneInfo(tz))
 
 
+@bp.app_template_filter("zone_name")
+def zone_name(tz: str) -> str:
+    """"America/New_York" -> "New York": the place a person recognises."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
+
+
 @bp.app_template_filter("mx_time")
 def mx_time(dt) -> str:
     return when(dt, "%H:%M")
