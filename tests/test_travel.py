@@ -242,3 +242,19 @@ def test_migration_carries_each_users_zone_onto_regimens_and_doses_and_back(tmp_
             kept = conn.execute(text("SELECT count(*) FROM minoxidil_doses")).scalar()
         assert "timezone" not in cols and kept == 2
         downgrade(revision="base")
+
+
+def test_the_feed_alarm_for_a_dose_whose_hold_ends_inside_its_window_is_at_the_holds_end(auth_client, clock, user):
+    from tests.test_minoxidil import add_session
+
+    clock.set(berlin(2026, 3, 9, 21, 0))
+    auth_client.post("/settings/minoxidil", data=REGIMEN, headers=htmx())
+    add_session(user, berlin(2026, 3, 10, 10, 0), mm="1.0")  # hold until 11 March 10:00
+    clock.set(berlin(2026, 3, 10, 11, 0))
+    auth_client.post("/settings/calendar", headers=htmx())
+    token = mx.active_calendar_token(user.id).token
+    cal = Calendar.from_ical(auth_client.get(f"/calendar/{token}.ics").data)
+    starts = sorted(ev.decoded("dtstart") for ev in cal.walk("VEVENT") if "Minoxidil" in str(ev.get("summary")))
+    assert berlin(2026, 3, 10, 20) not in starts  # on hold throughout
+    assert berlin(2026, 3, 11, 8) not in starts and berlin(2026, 3, 11, 10) in starts  # when the hold ends
+    assert berlin(2026, 3, 11, 20) in starts
