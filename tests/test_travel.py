@@ -258,3 +258,18 @@ def test_the_feed_alarm_for_a_dose_whose_hold_ends_inside_its_window_is_at_the_h
     assert berlin(2026, 3, 10, 20) not in starts  # on hold throughout
     assert berlin(2026, 3, 11, 8) not in starts and berlin(2026, 3, 11, 10) in starts  # when the hold ends
     assert berlin(2026, 3, 11, 20) in starts
+
+
+def test_the_card_never_says_on_hold_after_the_hold_has_ended(auth_client, clock, user):
+    from tests.test_minoxidil import add_session
+
+    clock.set(berlin(2026, 3, 9, 21, 0))
+    auth_client.post("/settings/minoxidil", data=REGIMEN, headers=htmx())
+    add_session(user, berlin(2026, 3, 10, 9, 0), mm="0.5")  # 24 h: until 11 March 09:00
+    clock.set(berlin(2026, 3, 11, 8, 30))
+    assert "On hold until Wed 09:00" in text_of(auth_client.get("/minoxidil/card"))
+    clock.set(berlin(2026, 3, 11, 9, 30))
+    card = text_of(auth_client.get("/minoxidil/card"))
+    assert "On hold" not in card and "Due since 08:00" in card
+    assert apply(auth_client).status_code == 200
+    assert db.session.scalar(select(DoseLog.slot_at)) == berlin(2026, 3, 11, 8)
