@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask_migrate import downgrade, upgrade
@@ -21,6 +22,9 @@ from webapp.minoxidil import service as mx
 from webapp.models import ApiToken, DoseLog, MinoxidilRegimen
 
 BERLIN, NEW_YORK = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York")
+ZONES_MIGRATION = (Path(__file__).parents[1] / "migrations" / "versions"
+                   / "c4d1e2f3a5b6_minoxidil_slots_and_doses_keep_their_zone.py")
+BEFORE_ZONES = re.search(r"^down_revision = '(\w+)'", ZONES_MIGRATION.read_text(), re.M).group(1)
 REGIMEN = {"product": "solution_5", "amount": "1 mL", "doses_per_day": "2", "time_1": "08:00",
            "time_2": "20:00", "start_date": "2026-03-01"}
 
@@ -208,7 +212,7 @@ def test_migration_carries_each_users_zone_onto_regimens_and_doses_and_back(tmp_
         db.drop_all()
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="707ba9b1d578")
+        upgrade(revision=BEFORE_ZONES)
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO users (id, email, password_hash, timezone, created_at) VALUES "
                               "(1, 'a@x.org', 'x', 'Australia/Lord_Howe', :t), "
@@ -236,7 +240,7 @@ def test_migration_carries_each_users_zone_onto_regimens_and_doses_and_back(tmp_
         assert [s.local.strftime("%H:%M %Z") for s in slots] == ["08:00 IST"]
         assert slots[0].status == "taken"  # 02:30 UTC is 08:00 in Kolkata: the dose still fits its slot
         db.session.remove()
-        downgrade(revision="707ba9b1d578")
+        downgrade(revision=BEFORE_ZONES)
         with db.engine.connect() as conn:
             cols = {c["name"] for c in db.inspect(conn).get_columns("minoxidil_doses")}
             kept = conn.execute(text("SELECT count(*) FROM minoxidil_doses")).scalar()

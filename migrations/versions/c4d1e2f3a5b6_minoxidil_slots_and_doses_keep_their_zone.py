@@ -6,7 +6,7 @@ rows take the user's zone at the time of the upgrade: the zone they were schedul
 and shown in until now, so every existing slot and dose keeps its meaning.
 
 Revision ID: c4d1e2f3a5b6
-Revises: 707ba9b1d578
+Revises: 5e1a0c3b7d21
 Create Date: 2026-12-01 22:20:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4d1e2f3a5b6'
-down_revision = '707ba9b1d578'
+down_revision = '5e1a0c3b7d21'
 branch_labels = None
 depends_on = None
 
