@@ -383,9 +383,10 @@ def test_csv_files_have_headers_and_one_row_per_record_in_local_time(auth_client
     assert rows[3][9] == "yes" and rows[3][10] == "Travelling, so a day early" and rows[3][5] == "frontal;crown"
 
     doses = list(csv.reader(io.StringIO(auth_client.get("/settings/export/doses.csv").get_data(as_text=True))))
-    assert doses[0] == ["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id"]
+    assert doses[0] == ["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"]
     assert [r[0] for r in doses[1:]] == ["2026-03-08 08:00", "2026-03-08 20:00", "2026-03-09 08:00"]
     assert {r[4] for r in doses[1:]} == {"backfill"}
+    assert {r[6] for r in doses[1:]} == {"Europe/Berlin"}
 
 
 # ---- owner only ---------------------------------------------------------------------------------

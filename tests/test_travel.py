@@ -277,3 +277,17 @@ def test_the_card_never_says_on_hold_after_the_hold_has_ended(auth_client, clock
     assert "On hold" not in card and "Due since 08:00" in card
     assert apply(auth_client).status_code == 200
     assert db.session.scalar(select(DoseLog.slot_at)) == berlin(2026, 3, 11, 8)
+
+
+def test_the_doses_csv_keeps_each_doses_own_zone_after_a_switch(auth_client, clock):
+    import csv
+    import io
+
+    a_week_in_berlin(auth_client, clock)
+    clock.set(berlin(2026, 3, 10, 15, 0))
+    auth_client.post("/settings/timezone", data={"timezone": "America/New_York"})
+    clock.set(new_york(2026, 3, 10, 20, 10))
+    apply(auth_client)
+    rows = list(csv.reader(io.StringIO(auth_client.get("/settings/export/doses.csv").get_data(as_text=True))))
+    assert rows[1][0] == "2026-03-03 08:00" and rows[1][6] == "Europe/Berlin"
+    assert rows[-1][0] == "2026-03-10 20:00" and rows[-1][6] == "America/New_York"

@@ -177,13 +177,13 @@ def sessions_csv(user: User) -> str:
 
 
 def doses_csv(user: User) -> str:
-    tz = user.timezone
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id"])
+    w.writerow(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"])
     for x in db.session.scalars(select(DoseLog).where(DoseLog.user_id == user.id).order_by(DoseLog.slot_at)):
+        tz = x.timezone or user.timezone  # local times in the zone the dose was applied in
         w.writerow([_when(x.slot_at, tz), _utc(x.slot_at), _when(x.applied_at, tz), _utc(x.applied_at), x.source,
-                    x.client_id])
+                    x.client_id, tz])
     return out.getvalue()
 
 
@@ -192,7 +192,7 @@ ZIP_README = """Rollwise export
 
 rollwise.json   everything you logged (format_version {version}); Rollwise can import this ZIP or this file
 sessions.csv    your microneedling sessions, one per row (times in {tz} and in UTC)
-doses.csv       your minoxidil doses, one per row
+doses.csv       your minoxidil doses, one per row (local times in the zone each was applied in, and in UTC)
 photos/         your photos as kept by Rollwise: full size, upright, location and camera details removed
 
 Exported {at} UTC.
