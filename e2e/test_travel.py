@@ -93,3 +93,23 @@ def test_fly_berlin_to_new_york_switch_zone_keep_history(page: Page, live_server
     expect(card).to_contain_text("Logged. 08:00 dose, applied at 08:02.")
     ny.close()
     assert problems == [], problems
+
+
+@pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+def test_two_close_doses_the_card_asks_which_one(page: Page, live_server):
+    live_server.clock.freeze(berlin(2026, 3, 9, 21, 0))
+    register(page, timezone="Europe/Berlin")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    section = page.locator("#minoxidil")
+    section.get_by_label("Dose 2 time").fill("08:40")
+    section.get_by_label("Start date").fill("2026-03-09")
+    section.get_by_role("button", name="Save routine").click()
+    expect(page.locator("#minoxidil").get_by_role("status")).to_contain_text("Routine saved")
+    live_server.clock.freeze(berlin(2026, 3, 10, 8, 10))
+    page.goto("/")
+    card = page.locator("#minoxidil-card")
+    expect(card).to_contain_text("Which dose is this?")
+    check_page(page, "today-minoxidil-choose")
+    card.get_by_role("button", name="Applied: 08:40 dose").click()
+    expect(card).to_contain_text("Logged. 08:40 dose, applied at 08:10.")
+    expect(card.locator(".mx-chip.is-due")).to_contain_text("08:00")  # the other one stays open
