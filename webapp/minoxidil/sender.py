@@ -7,7 +7,8 @@ only what is due, and concurrent Web Push sends.
   snooze, a push subscription. A session hook (``install``) calls it on commit for every user
   whose rows of those kinds were written through the ORM, so no route can forget it.
 - Which slot is due and when is decided by the pure rules in ``webapp.doses``; this module only
-  asks them through one adapter, ``first_reminder_at``.
+  asks them through its adapter (``next_reminder_at`` and ``reminders_due``, which call
+  ``d.next_reminder_at`` and ``d.reminder_due``).
 - A pass selects ``reminder_due`` rows with ``due_at <= now`` (LIMIT a batch; on PostgreSQL
   ``FOR UPDATE SKIP LOCKED`` so several clock processes share the work), claims each reminder in
   ``reminder_sends`` and moves the row a lease ahead, commits, sends, then marks and refreshes.
@@ -28,7 +29,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -65,16 +66,22 @@ VAPID_REUSE = 3600  # sign a new one after an hour, long before it expires
 
 # ---- the adapter to the dose rules ------------------------------------------------------
 
-def first_reminder_at(slot: d.Slot, now: datetime) -> datetime | None:
-    """When the sender should first remind ``slot`` (never earlier than ``now``), or None.
+def _snoozes(sends: Iterable[ReminderSend]) -> list[d.Snooze]:
+    """Snoozes and retries waiting in reminder_sends, as the dose rules see them."""
+    return [d.Snooze(s.slot_at, s.due_at, s.attempt) for s in sends if s.status == "pending"]
 
-    The one call into the dose rules for timing: a slot that is upcoming or due is reminded at
-    the first instant ``d.remindable`` allows. (When doses.py exposes its own "next reminder
-    at", this body becomes that call.)"""
-    if slot.status not in ("upcoming", "due"):
-        return None
-    at = max(now, slot.at)
-    return at if d.remindable(replace(slot, status="due"), at) else None
+
+def next_reminder_at(plan: Plan, now: datetime) -> datetime | None:
+    """When the user's next reminder is due, by the dose rules (``d.next_reminder_at``): the
+    on-time reminder of each slot not yet reminded, and each waiting snooze or retry."""
+    reminded = [s.slot_at for s in plan.sends if s.attempt == 0]  # a retry waits as a snooze (attempt 0)
+    return d.next_reminder_at(plan.slots, now, _snoozes(plan.sends), reminded)
+
+
+def reminders_due(plan: Plan, now: datetime, waiting: Iterable[ReminderSend]) -> list[d.Reminder]:
+    """The reminders to send now, by the dose rules (``d.reminder_due``); ``waiting``: the
+    pending rows (snoozes, retries) and expired claims whose time has come."""
+    return d.reminder_due(plan.slots, now, [d.Snooze(w.slot_at, w.due_at, w.attempt) for w in waiting])
 
 
 # ---- loading many users at once ----------------------------------------------------------
@@ -86,12 +93,6 @@ class Plan:
     sends: list[ReminderSend]
     subs: list[PushSubscription]
     has_regimen: bool
-
-    def sends_by_slot(self) -> dict[datetime, list[ReminderSend]]:
-        out: dict[datetime, list[ReminderSend]] = defaultdict(list)
-        for s in self.sends:
-            out[s.slot_at].append(s)
-        return out
 
 
 def load_plans(user_ids: Iterable[int], now: datetime) -> dict[int, Plan]:
@@ -142,23 +143,19 @@ def load_plans(user_ids: Iterable[int], now: datetime) -> dict[int, Plan]:
 # ---- the next reminder of each user -----------------------------------------------------
 
 def next_reminder(plan: Plan, now: datetime, lease: timedelta) -> tuple[datetime, datetime | None] | None:
-    """(when, which slot) the user's next reminder is due; None when there is nothing to remind."""
+    """(when, which slot) the user's stored row should next fall due; None when there is nothing
+    to remind. The timing is the dose rules'; this adds only the sender's own bookkeeping."""
     if not plan.subs or not plan.has_regimen:
         return None
-    by_slot = plan.sends_by_slot()
     candidates: list[tuple[datetime, datetime | None]] = []
-    for slot in plan.slots:
-        rows = by_slot.pop(slot.at, [])
-        if any(r.attempt == 0 for r in rows):
-            # Reminded before: only a snooze, a retry or a claim left by a crashed sender remains.
-            candidates += [(_waiting_due(r, lease), slot.at) for r in rows if r.status in ("pending", "claimed")]
-        else:
-            at = first_reminder_at(slot, now)
-            if at is not None:
-                candidates.append((at, slot.at))
-    # Waiting rows whose slot left the schedule: a pass settles them (skipped).
-    for rows in by_slot.values():
-        candidates += [(_waiting_due(r, lease), r.slot_at) for r in rows if r.status in ("pending", "claimed")]
+    at = next_reminder_at(plan, now)
+    if at is not None:
+        candidates.append((at, None))
+    for r in plan.sends:
+        if r.status == "claimed":
+            candidates.append((_waiting_due(r, lease), r.slot_at))  # a crashed clock's claim: take it over
+        elif r.status == "pending" and r.due_at >= now:
+            candidates.append((r.due_at, r.slot_at))  # a pass settles it (sent, or skipped)
     if not candidates:
         return now + RECHECK, None
     return min(candidates, key=lambda c: c[0])
@@ -436,23 +433,21 @@ def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, 
             continue
         by_at = {s.at: s for s in plan.slots}
         first_sent = {s.slot_at for s in plan.sends if s.attempt == 0}
-        for send in plan.sends:
-            if send.status not in ("pending", "claimed") or send.due_at > now:
-                continue
-            if send.status == "claimed" and send.claimed_at and now - send.claimed_at < CLAIM_LEASE:
-                continue  # another pass is working on it
+        waiting = [s for s in plan.sends if s.status in ("pending", "claimed") and s.due_at <= now
+                   and not (s.status == "claimed" and s.claimed_at and now - s.claimed_at < CLAIM_LEASE)]
+        ready = {(r.slot.at, r.attempt) for r in reminders_due(plan, now, waiting)}
+        for send in waiting:
             slot = by_at.get(send.slot_at)
-            if slot is None or slot.status != "due":
-                send.status = "skipped"  # logged, held or missed meanwhile: never remind it
+            if slot is None or (send.slot_at, send.attempt) not in ready:
+                send.status = "skipped"  # logged, held, missed or to be skipped meanwhile: never remind it
                 continue
             if _reclaim(send, now, commit=False):
                 work.append(Work(plan, slot, send))
-        for slot in plan.slots:
-            due_at = first_reminder_at(slot, now) if slot.at not in first_sent else None
-            if due_at is not None and due_at <= now:
-                fresh.append({"user_id": uid, "slot_at": slot.at, "channel": "push", "attempt": 0,
-                              "status": "claimed", "due_at": slot.at, "claimed_at": now})
-                fresh_slots[(uid, slot.at)] = slot
+        for r in reminders_due(plan, now, ()):
+            if r.slot.at not in first_sent:
+                fresh.append({"user_id": uid, "slot_at": r.slot.at, "channel": "push", "attempt": 0,
+                              "status": "claimed", "due_at": r.slot.at, "claimed_at": now})
+                fresh_slots[(uid, r.slot.at)] = r.slot
     if fresh:
         ins = (postgresql.insert if _is_postgres() else sqlite.insert)(ReminderSend)
         for send in db.session.scalars(ins.on_conflict_do_nothing().returning(ReminderSend), fresh):
@@ -502,7 +497,7 @@ def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], plans: dict[int, 
         send = w.send
         if delivered:
             send.status, send.sent_at = "sent", now
-        elif error and now + RETRY <= w.slot.at + d.REMIND_WINDOW:
+        elif error and now + RETRY < d.remind_until(w.slot):
             # The push service was unreachable or refused: try again shortly rather than lose it.
             send.status, send.due_at, send.claimed_at = "pending", now + RETRY, None
         else:
