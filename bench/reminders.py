@@ -137,10 +137,11 @@ def seed(db, first: int, last: int, origins: list[str], keys: tuple[str, str]) -
         with cur.copy("COPY users (id, email, password_hash, timezone, created_at) FROM STDIN") as cp:
             for uid in range(first, last + 1):
                 cp.write_row((uid, f"user{uid}@bench.invalid", "x", user_plan(uid)[0], created))
-        with cur.copy("COPY minoxidil_regimens (user_id, product, amount, times, start_date, paused, "
+        with cur.copy("COPY minoxidil_regimens (user_id, product, amount, times, timezone, start_date, paused, "
                       "effective_from, created_at) FROM STDIN") as cp:
             for uid in range(first, last + 1):
-                cp.write_row((uid, "solution_5", "1 mL", json.dumps(user_plan(uid)[1]), created.date(), False,
+                zone, times, _ = user_plan(uid)
+                cp.write_row((uid, "solution_5", "1 mL", json.dumps(times), zone, created.date(), False,
                               created, created))
         with cur.copy("COPY push_subscriptions (user_id, endpoint, p256dh, auth, user_agent, created_at) "
                       "FROM STDIN") as cp:
