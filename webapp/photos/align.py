@@ -32,6 +32,8 @@ RANSAC_PX = 3.0  # inlier distance at WORK_SIDE
 # reach a handful of chance inliers (tests/test_align.py measures them), a real pair hundreds.
 MIN_INLIERS = 40
 MIN_INLIER_RATIO = 0.2
+MIN_SCALE = 1 / 3  # a fit that shrinks or grows the photo more than this is not a retake
+SPREAD = 0.15  # the agreeing points must span at least this share of the photo both ways
 
 # Beyond these the pair is not comparable: the same hair looks denser or thinner just
 # because the phone was closer or further, or the light falls differently at another angle.
@@ -193,6 +195,13 @@ def register(photo: Features, target: Features) -> Alignment:
     if m is None or mask is None:
         return Alignment.failed(0, 0.0)
     inliers = int(mask.sum())
+    scale = math.hypot(m[0, 0], m[1, 0])
+    kept = src[mask.ravel() > 0]
+    # A "fit" that squeezes the photo to a point, or whose agreeing points all sit in one
+    # small patch (a repeated pattern), is a chance agreement, not the same scene.
+    if not MIN_SCALE <= scale <= 1 / MIN_SCALE or len(kept) < 3 or \
+            float(np.ptp(kept, axis=0).min()) < SPREAD * photo.long_side:
+        return Alignment.failed(0, 0.0)
     # Pixels of the work copies -> normalized coordinates of each image.
     m = m.astype(np.float64)
     m[:, :2] *= photo.long_side / target.long_side
