@@ -68,6 +68,8 @@ def test_compare_shows_the_lined_up_pair_and_the_originals_on_request(app, auth_
     assert unlit.status_code == 200 and unlit.data != after.data
     # Private, and the stored files are untouched.
     assert other_client.get(after_url).status_code == 404
+    theirs, _ = take(other_client, clock, 7)
+    assert auth_client.get(f"/photos/{first.id}/aligned/after.jpg?with={theirs.id}").status_code == 404
     assert auth_client.get(f"/photos/{first.id}/aligned/after.jpg").status_code == 400
     for p in (first, second):
         for k in ("original_key", "display_key"):
@@ -89,7 +91,7 @@ def test_a_photo_taken_much_closer_is_called_out_with_a_retake(auth_client, cloc
     assert "Not a fair comparison" in text
     assert "The crown looks about 30% closer in the newer photo: retake it at the usual distance." in text
     assert "/aligned/" not in page.get_data(as_text=True)  # no misleading lined-up pair
-    assert auth_client.get(f"/photos/{closer.id - 1}/aligned/after.jpg?with={closer.id}").status_code == 404
+    assert auth_client.get(f"/photos/{closer.id - 1}/aligned/after.jpg?with={closer.id}").status_code == 409
 
     # Retake: the photo is removed and the camera card says to take it again.
     resp = auth_client.post(f"/photos/{closer_id}/delete", data={"retake": "1"}, headers=htmx())
@@ -165,7 +167,7 @@ def test_timelapse_plays_every_lined_up_photo_with_its_date_and_downloads_as_web
         assert f">{date}</time>" in html
     sizes = {jpeg_size(auth_client.get(f"/photos/{pid}/frame.jpg").data) for pid in frames}
     assert len(sizes) == 1 and max(sizes.pop()) == lineup.FRAME_SIDE
-    assert auth_client.get(f"/photos/{photos[3].id}/frame.jpg").status_code == 404
+    assert auth_client.get(f"/photos/{photos[3].id}/frame.jpg").status_code == 409
     assert other_client.get(f"/photos/{photos[0].id}/frame.jpg").status_code == 404
 
     webp = auth_client.get("/photos/timelapse.webp?area=crown")

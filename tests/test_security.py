@@ -291,7 +291,7 @@ OWNED_ARGS = {
     "token_id": lambda other, c, endpoint: _other_token(other),
 }
 # Arguments that name no row of a user, with the value to use.
-FIXED_ARGS = {"variant": "thumb", "area": "crown"}
+FIXED_ARGS = {"variant": "thumb", "area": "crown", "side": "before"}
 # Routes not owned by a signed-in user: static files, and the calendar feed, whose
 # secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py).
 NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed"}

@@ -91,7 +91,14 @@ def ensure_aligned(photos: list[Photo], ref: Photo) -> None:
         a = measure(photo, ref, ref_features=target) if target is not None else align.Alignment.failed()
         rows.append({"id": photo.id, **_fields(ref.id, a)})
     db.session.execute(update(Photo), rows)
-    db.session.commit()
+    # The page being built holds many rows (timeline, pickers): keep them loaded, not expired,
+    # so saving these measurements costs one statement, not one reload per row.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     for photo, row in zip(todo, rows, strict=True):
         for key, value in row.items():
             if key != "id":

@@ -315,8 +315,8 @@ def aligned(photo_id: int, side: str):
     if after.area != before.area or after.id == before.id:
         abort(404)
     lined = lineup.pair(current_user.id, before, after)
-    if not lined.verdict.comparable:
-        abort(404)  # compare shows the advice instead of a misleading pair
+    if not lined.verdict.comparable:  # compare shows the advice instead of a misleading pair
+        abort(409, "These two photos don't line up: compare says why and how to retake.")
     light = _light_param() and side == "after"
     return _rendered(lineup.pair_etag(lined, side, light), lambda: lineup.render_pair(lined, side, light),
                      f"rollwise-{side}.jpg")
@@ -354,7 +354,7 @@ def frame(photo_id: int):
     photo = _owned(photo_id)
     tl = lineup.timelapse(current_user.id, photo.area)
     if photo.id not in {p.id for p in tl.frames}:
-        abort(404)
+        abort(409, "This photo doesn't line up with the area's reference photo, so it isn't part of the time-lapse.")
     light = _light_param()
     return _rendered(lineup.frame_etag(tl, photo, light), lambda: lineup.align.jpeg(
         lineup.render_frame(tl, photo, light=light)), "rollwise-frame.jpg")
