@@ -191,3 +191,36 @@ def test_a_long_history_is_sampled_to_sixty_frames_keeping_the_first_and_last():
 def test_timelapse_with_one_photo_explains(auth_client, clock):
     take(auth_client, clock, 0)
     assert "A time-lapse needs two or more photos" in text_of(auth_client.get("/photos/timelapse"))
+
+
+def test_export_carries_the_reference_and_alignments_and_import_restores_them(auth_client, other_client,
+                                                                               other_user, clock):
+    import json
+    import zipfile
+
+    first, _ = take(auth_client, clock, 0)
+    second, _ = take(auth_client, clock, 4, zoom=1.1, degrees=5)
+    third, _ = take(auth_client, clock, 8, zoom=1.05, degrees=-3)
+    auth_client.post(f"/photos/{second.id}/reference")
+    exported = auth_client.get("/settings/export/rollwise.zip").data
+    data = json.loads(zipfile.ZipFile(io.BytesIO(exported)).read("rollwise.json"))
+    rows = {p["client_id"]: p for p in data["photos"]}
+    db.session.expire_all()
+    mine = {p.client_id: p for p in db.session.scalars(select(Photo).where(Photo.user_id == first.user_id))}
+    ref_cid = next(cid for cid, p in mine.items() if p.is_reference)
+    assert rows[ref_cid]["reference"] is True and rows[ref_cid]["alignment"] is None
+    third_cid = next(cid for cid, p in mine.items() if p.id == third.id)
+    assert rows[third_cid]["alignment"]["to"] == ref_cid
+    assert rows[third_cid]["alignment"]["scale"] == mine[third_cid].align_scale
+
+    resp = other_client.post("/settings/import", data={"file": (io.BytesIO(exported), "rollwise.zip")},
+                             content_type="multipart/form-data", headers=htmx())
+    assert resp.status_code == 200, text_of(resp)
+    theirs = {p.client_id: p for p in db.session.scalars(select(Photo).where(Photo.user_id == other_user.id))}
+    assert theirs[ref_cid].is_reference and lineup.reference_of(other_user.id, "crown").id == theirs[ref_cid].id
+    restored = theirs[third_cid]
+    assert restored.align_ref_id == theirs[ref_cid].id
+    assert (restored.align_scale, restored.align_rotation, restored.align_tx, restored.align_inliers) == (
+        mine[third_cid].align_scale, mine[third_cid].align_rotation, mine[third_cid].align_tx,
+        mine[third_cid].align_inliers)
+    assert "Lined up" in text_of(other_client.get("/photos/compare?area=crown"))
