@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 WORK_SIDE = 1000  # features are found on a copy this long (long side, px)
-ORB_FEATURES = 4000
+ORB_FEATURES = 3000
 RATIO = 0.8  # Lowe's ratio test: best match clearly better than the second best
 RANSAC_PX = 3.0  # inlier distance at WORK_SIDE
 # Below these the pair is "not enough of the same spot": random pairs of different scenes
