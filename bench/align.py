@@ -82,8 +82,8 @@ def worker_align(ref_path: str, new_path: str) -> dict:
 
 
 def worker_upload(ref_path: str, new_path: str, area: str) -> dict:
-    from bench.bench import _csrf, make_app
     from bench import seed
+    from bench.bench import _csrf, make_app
     from webapp.extensions import db
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -330,14 +330,19 @@
     setPlayButton(true);
   }
 
+  // htmx:load hands over each swapped-in element, which may be the element itself.
+  function holds(root, id) {
+    return root.id === id || !!(root.querySelector && root.querySelector("#" + id));
+  }
+
   function init(root) {
     if (root.querySelector && (root.querySelector("#area-picker") || root.id === "area-picker")) updateCameraForArea();
-    if (root.querySelector && root.querySelector("#compare-view")) {
+    if (holds(root, "compare-view")) {
       var checked = document.querySelector("[data-compare-mode]:checked");
       setMode(checked ? checked.value : "side");
       applyLined();
     }
-    if (root.querySelector && root.querySelector("#timelapse")) {
+    if (holds(root, "timelapse")) {
       showFrame(0);
       if (!reduceMotion) startPlay();
     }
