@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PAIR_SIDE = 1200  # long side of the aligned pair shown by compare (px)
 FRAME_SIDE = 720  # long side of a time-lapse frame in the page
 WEBP_SIDE = 540  # and in the downloadable animation
+MIN_SHARED = 0.1  # a pair or time-lapse that shares less of the reference frame than this isn't shown
 MAX_FRAMES = 60  # a long history is sampled evenly to this many frames
 FRAME_MS = 600
 RENDER_VERSION = "1"  # part of every rendered image's ETag: bump when the rendering changes
@@ -175,6 +176,8 @@ def pair(user_id: int, before: Photo, after: Photo) -> Pair:
     rect = (0.0, 0.0, 0.0, 0.0)
     if verdict.comparable:
         rect = align.shared_rect((before.width, before.height), [(a.matrix(), (after.width, after.height))])
+        if align.shared_fraction(rect, (before.width, before.height)) < MIN_SHARED:
+            verdict = align.Verdict(False, "no_match")
     return Pair(before, after, a, verdict, rect)
 
 
@@ -250,6 +253,8 @@ def timelapse(user_id: int, area: str) -> Timelapse:
     frames = [p for p in photos if align.judge(alignments[p.id]).comparable]
     rect = align.shared_rect((ref.width, ref.height),
                              [(alignments[p.id].matrix(), (p.width, p.height)) for p in frames if p.id != ref.id])
+    if align.shared_fraction(rect, (ref.width, ref.height)) < MIN_SHARED:  # nothing all of them show
+        frames = []
     return Timelapse(area, ref, frames, alignments, len(photos) - len(frames), total, rect)
 
 
