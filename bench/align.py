@@ -166,7 +166,8 @@ def main() -> None:
         "# Photo alignment benchmark (issue 17)",
         "",
         f"`bench/align.py --runs {args.runs}` on {platform.machine()}, {os.cpu_count()} cores "
-        f"(shared with other work: timings are noisy, read the medians), Python {platform.python_version()}.",
+        f"(shared with other work: load average {os.getloadavg()[0]:.1f} at the end of the run, so timings "
+        f"are noisy, read the medians and the fastest run), Python {platform.python_version()}.",
         "12 MP (4032x3024) JPEGs of a real picture; the second one 10% closer, turned 5°, moved. "
         "Each figure is a fresh subprocess; peak RSS is the VmHWM high-water mark of that process "
         "(interpreter, OpenCV, Pillow and the photo).",
