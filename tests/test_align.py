@@ -162,4 +162,6 @@ def test_light_matching_brings_exposure_and_white_balance_to_the_earlier_photo()
     after = np.abs(_lab_means(align.match_light(dim_warm, ref)) - _lab_means(ref))
     assert before.max() > 8  # clearly darker and warmer: L* and b* far off
     assert after.max() < 1.5  # matched within about one just-noticeable difference
-    assert align.match_light(ref, ref).astype(int) == pytest.approx(ref.astype(int), abs=2)
+    # Already matched: unchanged but for the 8-bit L*a*b* round trip (a few levels in deep shadows).
+    same = align.match_light(ref, ref).astype(int) - ref.astype(int)
+    assert np.abs(same).max() <= 5 and np.abs(same).mean() < 1.0

@@ -290,5 +290,5 @@ def timelapse_webp(tl: Timelapse, dates: list[str]) -> bytes:
         frames.append(img)
     buf = io.BytesIO()
     frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=FRAME_MS, loop=0, quality=80,
-                   method=4)
+                   method=2)  # method 4 took twice as long for a 4% smaller file
     return buf.getvalue()
