@@ -224,3 +224,23 @@ def test_export_carries_the_reference_and_alignments_and_import_restores_them(au
         mine[third_cid].align_scale, mine[third_cid].align_rotation, mine[third_cid].align_tx,
         mine[third_cid].align_inliers)
     assert "Lined up" in text_of(other_client.get("/photos/compare?area=crown"))
+
+
+def test_a_sixty_frame_time_lapse_page_fits_the_partial_budget(auth_client, clock):
+    from tests.test_page_weight import GZIP, PARTIAL_BUDGET
+
+    ref, _ = take(auth_client, clock, 0)
+    for week in range(1, 90):  # 90 photos already lined up: the page shows 60 of them
+        db.session.add(Photo(user_id=ref.user_id, client_id=f"lined-{week}", area="crown",
+                             taken_at=START + timedelta(weeks=week), original_key=ref.original_key,
+                             display_key=ref.display_key, thumb_key=ref.thumb_key, width=ref.width,
+                             height=ref.height, align_ref_id=ref.id, align_scale=1.0, align_rotation=0.0,
+                             align_tx=0.0, align_ty=0.0, align_inliers=900, align_ratio=0.9))
+    db.session.commit()
+    resp = auth_client.get("/photos/timelapse?area=crown", headers={**GZIP, **htmx(**{"HX-Target": "main"})})
+    assert resp.status_code == 200
+    assert len(resp.get_data()) <= PARTIAL_BUDGET
+    html = auth_client.get("/photos/timelapse?area=crown", headers=htmx(**{"HX-Target": "main"})).get_data(
+        as_text=True)
+    assert len(re.findall(r'<li class="tl-frame[ "]', html)) == lineup.MAX_FRAMES
+    assert "A long history is shown in 60 evenly spread photos" in html
