@@ -1,7 +1,7 @@
 """`flask assets build`: puts the npm front-end files in place under static/vendor.
 
-Nothing third-party is committed: htmx comes from node_modules (pinned in
-package-lock.json) and the icon sprite is assembled from lucide-static, with
+Nothing third-party is committed: htmx and @simplewebauthn/browser come from node_modules
+(pinned in package-lock.json) and the icon sprite is assembled from lucide-static, with
 only the icons the templates use (found by scanning them for ``icon('…')``).
 """
 
@@ -47,9 +47,12 @@ def build() -> list[Path]:
     VENDOR.mkdir(parents=True, exist_ok=True)
     htmx = VENDOR / "htmx.min.js"
     shutil.copyfile(NODE / "htmx.org" / "dist" / "htmx.min.js", htmx)
+    # Passkeys: the browser's WebAuthn calls with JSON in and out (window.SimpleWebAuthnBrowser).
+    webauthn = VENDOR / "simplewebauthn-browser.min.js"
+    shutil.copyfile(NODE / "@simplewebauthn" / "browser" / "dist" / "bundle" / "index.umd.min.js", webauthn)
     sprite = VENDOR / "icons.svg"
     sprite.write_text(build_sprite(icons_used()), encoding="utf-8")
-    return [htmx, sprite]
+    return [htmx, webauthn, sprite]
 
 
 def init_app(app: Flask) -> None:
@@ -59,7 +62,7 @@ def init_app(app: Flask) -> None:
 
     @assets.command("build")
     def build_command():
-        """Copy htmx and build the icon sprite into webapp/static/vendor."""
+        """Copy htmx and the WebAuthn helper, and build the icon sprite into webapp/static/vendor."""
         if not NODE.exists():
             raise click.ClickException("node_modules is missing: run `npm ci` first.")
         for path in build():
