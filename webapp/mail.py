@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import smtplib
 from pathlib import Path
 
 from flask import Flask, current_app, render_template
@@ -43,11 +44,19 @@ def smtp_configured(app: Flask | None = None) -> bool:
     return bool((app or current_app).config.get("MAIL_SERVER"))
 
 
-def send(to: str, subject: str, template: str, **context) -> None:
-    """Send one plain-text email rendered from templates/email/<template>.txt."""
+def send(to: str, subject: str, template: str, **context) -> bool:
+    """Send one plain-text email rendered from templates/email/<template>.txt; False if the server failed.
+
+    A mail server that is down never turns a page into an error: the answer a visitor sees must
+    not change (no address enumeration), and the link can be asked for again."""
     body = render_template(f"email/{template}.txt", **context)
     message = EmailMessage(subject=subject, body=body, to=[to])
-    message.send(fail_silently=False)
+    try:
+        message.send(fail_silently=False)
+    except (OSError, smtplib.SMTPException):
+        log.exception("Email to %s (%r) could not be sent", to, subject)
+        return False
+    return True
 
 
 def init_app(app: Flask) -> None:
