@@ -181,3 +181,50 @@ def test_passkey_sign_in_to_an_unconfirmed_account_is_refused(client):
     resp, _ = sign_in(client, key)
     assert resp.status_code == 403 and "Confirm your email" in resp.get_json()["error"]
     assert not _signed_in(client)
+
+
+def test_a_passkey_only_account_changes_its_email_with_a_passkey(client):
+    import json
+
+    key = SoftPasskey()
+    sign_up(client, key)
+    resp = client.post("/settings/email", data={"email": "pia.new@example.com", "passkey_assertion": ""})
+    assert resp.status_code == 422 and "Confirm with your passkey" in text_of(resp)
+    options = client.post("/settings/passkeys/confirm-options").get_json()
+    assert [c["id"] for c in options["allowCredentials"]] == [client_id(key)]
+    answer = json.dumps(key.get(options))
+    resp = client.post("/settings/email", data={"email": "pia.new@example.com", "passkey_assertion": answer})
+    assert resp.status_code == 200 and "Email changed" in text_of(resp)
+    assert db.session.scalar(select(User.email)) == "pia.new@example.com"
+    # The same answer cannot confirm a second change.
+    resp = client.post("/settings/email", data={"email": "pia.third@example.com", "passkey_assertion": answer})
+    assert resp.status_code == 422
+    assert db.session.scalar(select(User.email)) == "pia.new@example.com"
+
+
+def test_another_accounts_passkey_cannot_confirm_a_change(client, app):
+    import json
+
+    mine, theirs = SoftPasskey(), SoftPasskey()
+    sign_up(client, mine)
+    other = app.test_client()
+    sign_up(other, theirs, email="eve@example.com")
+    options = client.post("/settings/passkeys/confirm-options").get_json()
+    resp = client.post("/settings/email", data={"email": "x@example.com",
+                                                "passkey_assertion": json.dumps(theirs.get(options))})
+    assert resp.status_code == 422
+    assert db.session.scalar(select(User.email).where(User.email == "x@example.com")) is None
+
+
+def test_a_passkey_only_account_is_deleted_after_a_passkey_check(client):
+    import json
+
+    key = SoftPasskey()
+    sign_up(client, key)
+    resp = client.post("/settings/delete-account", data={"password": ""})
+    assert resp.status_code == 422 and "Confirm with your passkey" in text_of(resp)
+    options = client.post("/settings/passkeys/confirm-options").get_json()
+    resp = client.post("/settings/delete-account", data={"passkey_assertion": json.dumps(key.get(options))})
+    assert resp.status_code in (204, 303)
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+    assert db.session.scalar(select(func.count()).select_from(Passkey)) == 0
