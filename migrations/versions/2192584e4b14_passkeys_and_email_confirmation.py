@@ -1,7 +1,7 @@
 """passkeys and email confirmation: passkeys, one-time challenges, users may have no password
 
 Revision ID: 2192584e4b14
-Revises: 707ba9b1d578
+Revises: 5e1a0c3b7d21
 Create Date: 2026-12-01 22:17:28.094801
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2192584e4b14'
-down_revision = '707ba9b1d578'
+down_revision = '5e1a0c3b7d21'
 branch_labels = None
 depends_on = None
 

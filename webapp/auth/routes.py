@@ -5,14 +5,15 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import current_app, jsonify, make_response, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from markupsafe import escape
 from marshmallow import ValidationError
 
 from webapp import mail
-from webapp.auth import bp, passkeys
+from webapp.auth import bp, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
+from webapp.auth.signin import sign_in, sign_out
 from webapp.clock import utcnow
 from webapp.extensions import db, limiter
 from webapp.models import User
@@ -40,17 +41,6 @@ def _safe_next(target: str | None) -> str:
     return url_for("today.index")
 
 
-def _start_session(user: User) -> None:
-    session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    session.permanent = True
-    login_user(user)
-
-
-def _end_every_session(user: User, now) -> None:
-    """After a reset, no other browser stays signed in (the server-side sessions of issue 11)."""
-    # Wired to the login-session service when that lands; until then the cookie session cannot be ended.
-
-
 def _only_posts() -> bool:
     return request.method != "POST"
 
@@ -68,7 +58,7 @@ def send_confirmation(user: User) -> None:
 def _welcome(signup: accounts.SignUp):
     """What a new account sees: signed in at once without email, else "check your inbox" either way."""
     if not mail.smtp_configured():
-        _start_session(signup.user)
+        sign_in(signup.user)
         return hx_redirect(url_for("today.index"))
     if signup.user is not None:
         send_confirmation(signup.user)
@@ -141,7 +131,7 @@ def login():
                 if user.awaiting_confirmation:
                     errors = {"_form": NOT_CONFIRMED}
                 else:
-                    _start_session(user)
+                    sign_in(user)
                     return hx_redirect(_safe_next(request.args.get("next")))
             else:
                 errors = {"_form": WRONG_LOGIN}
@@ -153,8 +143,7 @@ def login():
 @login_required
 def logout():
     """Log out and forget the session, and the pages this phone kept for the user."""
-    logout_user()
-    session.clear()
+    sign_out()
     resp = hx_redirect(url_for("auth.login", bye=1))
     # The browser drops its HTTP cache; the login page's script (pwa.js) then deletes the
     # service worker's page cache and the offline queue, which this header cannot reach.
@@ -215,8 +204,12 @@ def reset_password(token: str):
             errors = field_errors(err)
         else:
             accounts.reset_password(user, data["new_password"], now)
-            _end_every_session(user, now)
-            _start_session(user)
+            # Every browser signed in to the account is signed out (the old cookie of another phone
+            # is refused at its next request); this one starts afresh with the new password.
+            if current_user.is_authenticated:
+                sign_out()
+            sessions_service.end_all_except(user, None, now)
+            sign_in(user)
             return hx_redirect(url_for("today.index", reset=1))
     return render_page("auth/reset.html", status=422 if errors else 200, token=token, email=user.email,
                        errors=errors)
@@ -299,5 +292,5 @@ def passkey_login():
     user = db.session.get(User, passkey.user_id)
     if user.awaiting_confirmation:
         return _json_error(NOT_CONFIRMED, 403)
-    _start_session(user)
+    sign_in(user)
     return jsonify({"redirect": _safe_next(request.args.get("next"))})
