@@ -241,3 +241,21 @@ def test_a_mail_server_that_is_down_changes_no_answer(tmp_path, clock, caplog):
             resp = client.post("/forgot-password", data={"email": "ana@example.com"})
         assert resp.status_code == 200 and "is on its way" in text_of(resp)
         assert "could not be sent" in caplog.text
+
+
+def test_a_reset_from_the_email_signs_out_every_other_device(app, user, inbox):
+    phone, laptop = app.test_client(), app.test_client()
+    log_in(phone, user.email)
+    log_in(laptop, user.email)
+    stranger = app.test_client()  # the one who forgot the password, on a new browser
+    stranger.post("/forgot-password", data={"email": user.email})
+    path = link_in(inbox.last_to(user.email), "/reset-password/")
+    resp = stranger.post(path, data={"new_password": NEW_PASSWORD})
+    assert resp.status_code in (204, 303)
+    assert stranger.get("/settings").status_code == 200
+    for old in (phone, laptop):
+        resp = old.get("/settings")
+        assert resp.status_code == 303 and "ended=1" in resp.headers["Location"]
+    from webapp.auth import sessions_service
+
+    assert len(sessions_service.list_for(user)) == 1

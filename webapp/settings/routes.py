@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from webapp import mail
 from webapp.account import delete_user_data
-from webapp.auth import passkeys, sessions_service
+from webapp.auth import devices, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
 from webapp.auth.routes import send_confirmation
@@ -37,6 +37,7 @@ def _page(status: int = 200, **context):
     context.setdefault("values", {"timezone": current_user.timezone})
     context.setdefault("tokens", _tokens())
     context.setdefault("passkey_list", _passkey_list())
+    context.setdefault("device_list", _devices())
     context.setdefault("email_sending", mail.smtp_configured())
     return render_page("settings/page.html", status=status, **context)
 
@@ -262,3 +263,30 @@ def resend_confirmation():
     """Send the confirmation link again to the account's address."""
     send_confirmation(current_user)
     return _page(saved="confirm-sent")
+
+
+# ---- signed-in devices ------------------------------------------------------------------------
+
+def _devices() -> list:
+    this = current_login_session()
+    return devices.signed_in_devices(current_user, this.id if this else None, utcnow())
+
+
+def _devices_section(status: int = 200, **context):
+    """The devices card alone for htmx, inside the whole page otherwise."""
+    if request.htmx:
+        return make_response(render_template("settings/_devices.html", device_list=_devices(), **context), status)
+    return _page(status, **context)
+
+
+@bp.post("/settings/devices/<int:login_session_id>/sign-out")
+@login_required
+def sign_out_device(login_session_id: int):
+    """Sign out one other phone or browser: its next request goes to the login page."""
+    this = current_login_session()
+    if this is not None and this.id == login_session_id:
+        return _devices_section(422, device_error="That is this device. Use Log out below to sign out here.")
+    ended = devices.end_device(current_user, login_session_id, utcnow())
+    if ended is None:
+        abort(404)
+    return _devices_section(ended_device=ended.name)
