@@ -132,3 +132,60 @@ def test_forget_the_password_and_reset_it_from_the_email(page: Page, live_server
     page.get_by_label("Password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Log in", exact=True).click()
     expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+
+
+CONTROLLED = """() => navigator.serviceWorker.ready.then(() => new Promise(resolve => {
+    if (navigator.serviceWorker.controller) return resolve(true);
+    navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), {once: true});
+    setTimeout(() => resolve(!!navigator.serviceWorker.controller), 2000);
+}))"""
+PAGES_KEPT = """async (wanted) => {
+    const deadline = Date.now() + 10000;
+    for (;;) {
+        const kept = (await caches.keys()).some(n => n.startsWith('rollwise-pages-'));
+        if (kept === wanted || Date.now() > deadline) return kept;
+        await new Promise(r => setTimeout(r, 50));
+    }
+}"""
+
+
+def test_end_another_session_from_settings(page: Page, browser, browser_context_args, phone):
+    # The other phone: an installed-app-like browser whose service worker keeps pages.
+    other = browser.new_context(**{**browser_context_args, "service_workers": "allow"})
+    other_page = other.new_page()
+    other_page.device_name = phone
+    address = register(other_page)
+    if not other_page.evaluate(CONTROLLED):
+        other_page.reload()
+    other_page.goto("/history")
+    expect(other_page.get_by_role("heading", name="History", level=1)).to_be_visible()
+    assert other_page.evaluate(PAGES_KEPT, True), "the service worker kept no page"
+
+    # This phone signs in to the same account and signs the other one out.
+    page.goto("/login")
+    page.get_by_label("Email").fill(address)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    devices = page.locator("#devices")
+    expect(devices.get_by_text("This device")).to_be_visible()
+    expect(devices.get_by_role("button", name=re.compile("^Sign out .*last seen"))).to_have_count(1)
+    devices.scroll_into_view_if_needed()
+    check_page(page, "accounts-devices")
+    devices.get_by_role("button", name=re.compile("^Sign out .*last seen")).click()
+    expect(devices.get_by_role("status")).to_contain_text("is signed out")
+    expect(devices.get_by_role("button", name=re.compile("^Sign out .*last seen"))).to_have_count(0)
+    shot(page, "accounts-devices-after")
+
+    # The other phone's next tap lands on the login page, and its kept pages are gone.
+    other_page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
+    expect(other_page.get_by_text("This device was signed out from another one")).to_be_visible()
+    assert other_page.evaluate(PAGES_KEPT, False) is False, "pages with health data are still kept"
+    other_page.goto("/history")
+    expect(other_page.get_by_role("heading", name="Welcome back", level=1)).to_be_visible()
+    shot(other_page, "accounts-signed-out-elsewhere")
+    other.close()
+    # This phone stays signed in.
+    page.reload()
+    expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
