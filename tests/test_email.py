@@ -259,3 +259,30 @@ def test_a_reset_from_the_email_signs_out_every_other_device(app, user, inbox):
     from webapp.auth import sessions_service
 
     assert len(sessions_service.list_for(user)) == 1
+
+
+def test_passkey_sign_up_with_email_configured_waits_for_the_link_and_reveals_nothing(app, client, user, inbox):
+    from tests.authenticator import SoftPasskey
+    from webapp.models import Passkey
+
+    def passkey_sign_up(c, key, address):
+        options = c.post("/register/passkey/options", json={"email": address, "timezone": "UTC"})
+        assert options.status_code == 200  # no "already exists" here: that would reveal the address
+        return c.post("/register/passkey", json={"credential": key.create(options.get_json())})
+
+    new = passkey_sign_up(client, SoftPasskey(), "pia@example.com")
+    taken = passkey_sign_up(app.test_client(), SoftPasskey(), user.email)
+    assert new.get_json() == taken.get_json() == {"redirect": "/register/check-inbox"}
+    assert inbox.last_to(user.email)["Subject"] == "Someone tried to sign up to Rollwise with your address"
+    assert db.session.scalar(select(func.count()).select_from(Passkey)) == 1  # none for the taken address
+
+    key = SoftPasskey()
+    passkey_sign_up(client, key, "max@example.com")
+    browser = app.test_client()
+    options = browser.post("/login/passkey/options").get_json()
+    resp = browser.post("/login/passkey", json={"credential": key.get(options)})
+    assert resp.status_code == 403 and "Confirm your email address first" in resp.get_json()["error"]
+    browser.get(link_in(inbox.last_to("max@example.com"), "/confirm/"))
+    options = browser.post("/login/passkey/options").get_json()
+    assert browser.post("/login/passkey", json={"credential": key.get(options)}).status_code == 200
+    assert browser.get("/settings").status_code == 200
