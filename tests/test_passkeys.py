@@ -228,3 +228,26 @@ def test_a_passkey_only_account_is_deleted_after_a_passkey_check(client):
     assert resp.status_code in (204, 303)
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
     assert db.session.scalar(select(func.count()).select_from(Passkey)) == 0
+
+
+def test_behind_https_the_public_url_names_the_relying_party(tmp_path, monkeypatch):
+    from tests.support import built_app
+    from webapp import config
+
+    monkeypatch.setenv("PUBLIC_URL", "https://rollwise.example/")
+    monkeypatch.delenv("WEBAUTHN_RP_ID", raising=False)
+    settings = config.load(str(tmp_path / "instance"))
+    assert settings["WEBAUTHN_RP_ID"] == "rollwise.example" and settings["PUBLIC_URL"] == "https://rollwise.example"
+    monkeypatch.delenv("PUBLIC_URL")
+    assert config.load(str(tmp_path / "instance"))["WEBAUTHN_RP_ID"] == "localhost"
+
+    with built_app(tmp_path, PUBLIC_URL="https://rollwise.example", WEBAUTHN_RP_ID="rollwise.example") as app:
+        c = app.test_client()
+        options = c.post("/register/passkey/options", json={"email": "a@example.com", "timezone": "UTC"}).get_json()
+        assert options["rp"] == {"id": "rollwise.example", "name": "Rollwise"}
+        # An answer made for localhost (the old default) is refused; one from the public origin is taken.
+        resp = c.post("/register/passkey", json={"credential": SoftPasskey().create(options)})
+        assert resp.status_code == 422
+        options = c.post("/register/passkey/options", json={"email": "a@example.com", "timezone": "UTC"}).get_json()
+        key = SoftPasskey(rp_id="rollwise.example", origin="https://rollwise.example")
+        assert c.post("/register/passkey", json={"credential": key.create(options)}).status_code == 200
