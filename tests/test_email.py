@@ -7,6 +7,7 @@ import email
 import logging
 import re
 import socket
+import threading
 from email.message import EmailMessage
 from email.policy import default
 
@@ -33,12 +34,20 @@ class Inbox:
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
+        settle()
         return [m for m in self.messages if m["To"] == address]
 
     def last_to(self, address: str) -> EmailMessage:
         found = self.to(address)
         assert found, f"no email to {address}; got {[m['To'] for m in self.messages]}"
         return found[-1]
+
+
+def settle() -> None:
+    """Wait for the app's mail threads (webapp.mail.send answers the page before the server)."""
+    for thread in threading.enumerate():
+        if thread.name == "rollwise-mail":
+            thread.join(timeout=10)
 
 
 def _free_port() -> int:
@@ -176,6 +185,7 @@ def test_sign_up_with_a_taken_address_reveals_nothing_and_warns_the_owner(client
 def test_changing_the_email_needs_the_password_and_tells_the_old_address(auth_client, user, inbox):
     resp = auth_client.post("/settings/email", data={"email": "ana.new@example.com", "current_password": "wrong"})
     assert resp.status_code == 422 and "isn't your current password" in text_of(resp)
+    settle()
     assert inbox.messages == []
     resp = auth_client.post("/settings/email", data={"email": "ana.new@example.com", "current_password": PASSWORD})
     assert resp.status_code == 200 and "Email changed" in text_of(resp)
@@ -205,6 +215,7 @@ def test_an_old_confirmation_link_dies_when_the_address_changes(auth_client, use
 def test_changing_to_a_taken_address_is_refused(auth_client, other_user, inbox):
     resp = auth_client.post("/settings/email", data={"email": other_user.email, "current_password": PASSWORD})
     assert resp.status_code == 422 and "can't be used" in text_of(resp)
+    settle()
     assert inbox.messages == []
 
 
@@ -218,6 +229,7 @@ def test_without_smtp_mail_goes_to_the_log_and_instance_mail(tmp_path, clock, ca
         client = app.test_client()
         with caplog.at_level(logging.WARNING, logger="rollwise.mail"):
             resp = client.post("/forgot-password", data={"email": "ana@example.com"})
+            settle()
         assert resp.status_code == 200
         files = sorted((Path(app.instance_path) / "mail").glob("*.eml"))
         assert len(files) == 1
@@ -239,6 +251,7 @@ def test_a_mail_server_that_is_down_changes_no_answer(tmp_path, clock, caplog):
         client = app.test_client()
         with caplog.at_level(logging.ERROR, logger="rollwise.mail"):
             resp = client.post("/forgot-password", data={"email": "ana@example.com"})
+            settle()
         assert resp.status_code == 200 and "is on its way" in text_of(resp)
         assert "could not be sent" in caplog.text
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
+import threading
 from pathlib import Path
 
 from flask import Flask, current_app, render_template
@@ -44,18 +45,28 @@ def smtp_configured(app: Flask | None = None) -> bool:
     return bool((app or current_app).config.get("MAIL_SERVER"))
 
 
-def send(to: str, subject: str, template: str, **context) -> bool:
-    """Send one plain-text email rendered from templates/email/<template>.txt; False if the server failed.
+def send(to: str, subject: str, template: str, **context) -> threading.Thread:
+    """Send one plain-text email rendered from templates/email/<template>.txt, on a thread of its own.
 
-    A mail server that is down never turns a page into an error: the answer a visitor sees must
-    not change (no address enumeration), and the link can be asked for again."""
+    The page answers without waiting for the mail server: so a "forgot password" or a sign-up
+    takes as long whether or not the address has an account (no enumeration by timing), and a
+    server that is down or slow never turns a page into an error (the failure is logged; the
+    link can be asked for again)."""
     body = render_template(f"email/{template}.txt", **context)
     message = EmailMessage(subject=subject, body=body, to=[to])
-    try:
-        message.send(fail_silently=False)
-    except (OSError, smtplib.SMTPException):
-        log.exception("Email to %s (%r) could not be sent", to, subject)
-        return False
+    app = current_app._get_current_object()
+    thread = threading.Thread(target=_deliver, args=(app, message), name="rollwise-mail", daemon=True)
+    thread.start()
+    return thread
+
+
+def _deliver(app: Flask, message: EmailMessage) -> bool:
+    with app.app_context():
+        try:
+            message.send(fail_silently=False)
+        except (OSError, smtplib.SMTPException):
+            log.exception("Email to %s (%r) could not be sent", ", ".join(message.to), message.subject)
+            return False
     return True
 
 

@@ -108,6 +108,8 @@ def create_account(email: str, password: str | None, timezone: str, now: datetim
     works, the account waits for its confirmation link before it can be used."""
     existing = find_by_email(email)
     if existing is not None:
+        if password:  # as slow as hashing the new account's password: the timing tells nothing
+            User(email=email).set_password(password)
         return SignUp(None, existing)
     user = User(email=email, timezone=timezone, created_at=now, awaiting_confirmation=confirm_first)
     if password:
