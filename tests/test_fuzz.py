@@ -112,6 +112,7 @@ FORMS = {
                        "assessed_on": ["2026-03-01", "1900-01-01"], "assessed_by": ["self", "clinician"],
                        "photo_id": ["1", "99999999999999999999"]},
     "/settings/tokens": {"name": ["Shortcuts"]},
+    "/today/zone": {"timezone": ["America/New_York", "Australia/Lord_Howe", "Nowhere/Land", "../etc", ""]},
     "/settings/delete-account": {"password": ["not the password", "x" * 300]},  # never the right one here
     "/sessions/{session_id}": SESSION_FIELDS,
     "/forgot-password": {"email": ["ana@example.com", "nobody@example.com", "not an address"]},
@@ -292,13 +293,14 @@ def test_passkey_json_is_refused_cleanly(app, auth_client, world, path, data):
 
 
 # Writes whose only input is the URL (or nothing): covered by the CSRF and id suites in tests/test_security.py.
-NO_FIELDS = {"/logout", "/settings/email/confirm", "/settings/sign-out-others",
+NO_FIELDS = {"/logout", "/settings/email/confirm",
              "/settings/devices/<int:login_session_id>/sign-out", "/settings/passkeys/<int:passkey_id>/remove",
              "/settings/calendar", "/settings/calendar/revoke", "/settings/reminders/test",
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
-             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke"}
+             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke",
+             "/settings/sign-out-others"}
 # Forms fuzzed in tests/test_form_fuzz.py (accounts) and tests/test_dataio.py (imports: every field
 # of an export edited by hypothesis, bombs and bad paths).
 FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password", "/settings/import"}

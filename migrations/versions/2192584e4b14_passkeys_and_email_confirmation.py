@@ -1,7 +1,7 @@
 """passkeys and email confirmation: passkeys, one-time challenges, users may have no password
 
 Revision ID: 2192584e4b14
-Revises: 5e1a0c3b7d21
+Revises: c4d1e2f3a5b6
 Create Date: 2026-12-01 22:17:28.094801
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '2192584e4b14'
-down_revision = '5e1a0c3b7d21'
+down_revision = 'c4d1e2f3a5b6'
 branch_labels = None
 depends_on = None
 
