@@ -1,7 +1,7 @@
 """photo alignment: each photo's similarity to its area's reference, and the chosen reference
 
 Revision ID: 5c1e0a7d9b42
-Revises: 5e1a0c3b7d21
+Revises: 2192584e4b14
 Create Date: 2026-12-01 22:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c1e0a7d9b42'
-down_revision = '5e1a0c3b7d21'
+down_revision = '2192584e4b14'
 branch_labels = None
 depends_on = None
 
