@@ -671,7 +671,7 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 # Every table with a user_id is exported, or deliberately left out here: a new table
 # makes this fail until the export covers it (webapp/dataio/schemas.py) or it is listed.
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
-                   "minoxidil_doses", "photos", "stages"}
+                   "minoxidil_doses", "photos", "stages", "health_profiles"}
 NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
                 "reminder_sends"}  # the sender's own bookkeeping, rebuilt from the schedule
 

@@ -60,16 +60,24 @@ def test_at_home_warning_above_0_25(mm, location, warned):
 
 def test_bleeding_with_short_needle_says_press_lighter():
     codes = [a.code for a in after_saving(Decimal("0.25"), "home", "bleeding", "nothing")]
-    assert codes == ["press_lighter"]
+    assert codes == ["press_lighter", "sterilise"]
     assert after_saving(Decimal("1.5"), "clinic", "bleeding", "nothing") == []
 
 
 def test_roller_replace_reminder_at_ten_uses_and_serum_warning():
-    assert [a.code for a in after_saving(Decimal("0.25"), "home", "none", "nothing", "roller", 9)] == []
-    codes = [a.code for a in after_saving(Decimal("0.25"), "home", "none", "nothing", "roller", 10)]
+    assert [a.code for a in after_saving(Decimal("0.25"), "clinic", "none", "nothing", "roller", 9)] == []
+    codes = [a.code for a in after_saving(Decimal("0.25"), "clinic", "none", "nothing", "roller", 10)]
     assert codes == ["replace_roller"]
-    assert [a.code for a in after_saving(Decimal("0.25"), "home", "none", "nothing", "pen", 40)] == []
-    assert [a.code for a in after_saving(Decimal("0.25"), "home", "none", "other")] == ["no_serums"]
+    assert [a.code for a in after_saving(Decimal("0.25"), "clinic", "none", "nothing", "pen", 40)] == []
+    assert [a.code for a in after_saving(Decimal("0.25"), "clinic", "none", "other")] == ["no_serums"]
+
+
+def test_an_at_home_session_is_followed_by_sterilise_it_per_its_label():
+    advice = after_saving(Decimal("0.25"), "home", "none", "nothing", "roller", 3)
+    assert [a.code for a in advice] == ["sterilise"]
+    assert "sterilise your roller after every use" in advice[0].text and "label" in advice[0].text
+    assert "pen's needle cartridge" in after_saving(Decimal("0.25"), "home", "none", "nothing", "pen")[0].text
+    assert after_saving(Decimal("1.5"), "clinic", "none", "nothing", "pen") == []
 
 
 def test_user_gap_lengthens_but_never_goes_below_floor():
@@ -137,11 +145,14 @@ def test_a_second_session_at_the_same_instant_is_early():
     assert e.early and e.by == 21 * DAY
 
 
-def test_planned_session_exactly_at_ready_time_is_not_early():
-    s = [S(T0, Decimal("1.5"))]
+def test_up_to_six_hours_before_the_ready_time_is_on_time():
+    s = [S(T0, Decimal("1.5"))]  # in UTC: no clock change, 21 × 24 h
     assert not check_planned(s, T0 + 21 * DAY, ["crown"]).early
-    e = check_planned(s, T0 + 21 * DAY - timedelta(seconds=1), ["crown"])
-    assert e.early and e.by == timedelta(seconds=1)
+    within = check_planned(s, T0 + 21 * DAY - timedelta(hours=6), ["crown"])
+    assert not within.early and within.by == timedelta(hours=6)  # the exact time is still known
+    e = check_planned(s, T0 + 21 * DAY - timedelta(hours=6, seconds=1), ["crown"])
+    assert e.early and e.by == timedelta(hours=6, seconds=1)
+    assert rules.EARLY_GRACE == timedelta(hours=6)
 
 
 @pytest.mark.parametrize(("delta", "text"), [

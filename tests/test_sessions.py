@@ -75,8 +75,9 @@ def test_logging_saves_in_utc_and_tells_other_cards(auth_client):
     assert s.performed_at == datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
     assert (s.needle_mm, s.location, s.areas, s.pain, s.notes) == (s.needle_mm, "clinic", ["frontal", "crown"], 3,
                                                                      "fine")
-    assert str(s.needle_mm) == "1.50" and not s.early
-    assert "Next safe session in 21 d 0 h" in text_of(resp)
+    assert str(s.needle_mm) == "1.50" and not s.early and s.timezone == "Europe/Berlin"
+    # 21 days: 10:30 on 31 March in Berlin, after the clocks went forward (20 d 23 h of elapsed time).
+    assert "Next safe session in 20 d 23 h" in text_of(resp)
 
 
 def test_double_submit_logs_one_session(auth_client):
@@ -104,7 +105,7 @@ def test_repeat_of_a_deleted_session_does_not_bring_a_duplicate(auth_client):
     ({"needle_mm": "NaN"}, "needle_mm", "above 0 and up to 2.5 mm"),
     ({"needle_mm": "0.255"}, "needle_mm", "two decimals"),
     ({"needle_mm": None}, "needle_mm", "Choose the needle length"),
-    ({"performed_at": "2026-03-11T11:31"}, "performed_at", "more than a day ahead"),
+    ({"performed_at": "2026-03-10T10:36"}, "performed_at", "in the future"),
     ({"performed_at": "yesterday"}, "performed_at", "Enter a date and time"),
     ({"performed_at": "1999-12-31T10:00"}, "performed_at", "year 2000"),
     ({"pain": "11"}, "pain", "0 to 10"),
@@ -131,8 +132,12 @@ def test_bad_input_is_a_clear_422_beside_the_field_and_nothing_is_lost(auth_clie
     assert count() == 0
 
 
-def test_future_within_a_day_is_fine(auth_client):
-    assert log(auth_client, performed_at="2026-03-11T10:29").status_code == 201
+def test_a_few_minutes_ahead_is_fine_more_is_refused(auth_client):
+    # 09:30 UTC is 10:30 in Berlin: a phone clock 5 minutes fast still logs, 6 minutes don't.
+    resp = log(auth_client, performed_at="2026-03-10T10:36")
+    assert resp.status_code == 422 and "That time is in the future" in text_of(resp)
+    assert count() == 0
+    assert log(auth_client, performed_at="2026-03-10T10:35").status_code == 201
 
 
 def test_odd_but_valid_length_is_kept_as_typed(auth_client):
@@ -141,7 +146,7 @@ def test_odd_but_valid_length_is_kept_as_typed(auth_client):
 
 
 def test_device_of_another_user_is_refused(auth_client, other_client):
-    other_client.post("/log", data=form(new_device_kind="pen"), headers=PANEL)
+    other_client.post("/log", data=form(new_device_kind="pen", performed_at="2026-03-10T04:30"), headers=PANEL)
     theirs = db.session.scalars(select(Device)).one()
     resp = log(auth_client, device=str(theirs.id))
     assert resp.status_code == 422 and "Choose a device from the list" in text_of(resp)
@@ -182,7 +187,7 @@ def test_early_session_needs_override_and_reason_and_is_marked(auth_client, cloc
     resp = auth_client.post("/log", data=data, headers=PANEL)
     assert resp.status_code == 409
     page = text_of(resp)
-    assert "This is 19 d 0 h early" in page and "convention, not a trial result" in page
+    assert "This is 18 d 23 h early" in page and "convention, not a trial result" in page
     assert "Dhurat 2013" in page and count() == 1
     assert 'value="second"' in resp.get_data(as_text=True)  # carried through the step
     resp = auth_client.post("/log", data={**data, "override": "1"}, headers=PANEL)
@@ -228,21 +233,23 @@ def test_countdown_card_first_run_then_server_instants(auth_client, clock):
     resp = auth_client.get("/countdown", headers=htmx())
     html = resp.get_data(as_text=True)
     assert 'data-server-now="2026-03-11T12:30:00Z"' in html
-    assert 'data-ready-at="2026-03-31T09:30:00Z"' in html
+    # Same clock time (10:30) 21 days later in Berlin, where summer time has begun.
+    assert 'data-ready-at="2026-03-31T08:30:00Z"' in html
     assert 'data-started-at="2026-03-10T09:30:00Z"' in html
-    assert "19 d 21 h" in text_of(resp)
+    assert "19 d 20 h" in text_of(resp)
     assert 'hx-trigger="every 60s, session-logged from:body, queue-synced from:body, countdown-refresh"' in html
-    clock.set(datetime(2026, 3, 31, 9, 30, tzinfo=UTC))
+    clock.set(datetime(2026, 3, 31, 8, 30, tzinfo=UTC))
     assert "Ready now" in text_of(auth_client.get("/countdown"))
 
 
 def test_today_shows_the_countdown_and_per_area_readiness(auth_client):
     log(auth_client, areas=["crown"])
     page = text_of(auth_client.get("/"))
-    assert "Next safe session in 21 d 0 h" in page
-    assert "Crown in 21 d 0 h" in page and "Frontal Ready" in page
-    # Ready at 09:30 UTC, shown in Berlin summer time (the clocks changed on 29 March).
-    assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 11:30." in page
+    assert "Next safe session in 20 d 23 h" in page
+    assert "Crown in 20 d 23 h" in page and "Frontal Ready" in page
+    # The same clock time 21 days later, though the clocks changed on 29 March (not "11:30").
+    assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 10:30." in page
+    assert "The wait is convention, not a trial result. Why" in page
     assert "Why this wait?" in page
 
 
@@ -290,7 +297,9 @@ def test_gaps_section_in_settings_and_saving_lengthens_the_wait(auth_client):
     resp = auth_client.post("/settings/gaps", data={"le_1_5": "28"}, headers=htmx())
     assert resp.status_code == 200 and "Waits saved" in text_of(resp)
     log(auth_client)
-    assert "Next safe session in 28 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 27 d 23 h" in text_of(auth_client.get("/"))  # 10:30 on 7 April, summer time
+    settings_page = text_of(auth_client.get("/settings"))
+    assert "These waits are convention, not a trial result. Why" in settings_page
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -353,20 +362,20 @@ def test_delete_then_undo_restores_the_countdown(auth_client, clock):
     clock.advance(days=2)
     log(auth_client, performed_at="2026-03-12T10:30", override="1", override_reason="why not")
     early = db.session.scalars(select(NeedlingSession).where(NeedlingSession.early.is_(True))).one()
-    assert "Next safe session in 21 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 20 d 23 h" in text_of(auth_client.get("/"))
     resp = auth_client.post(f"/sessions/{early.id}/delete", headers=htmx())
     assert resp.status_code == 200 and "Undo" in text_of(resp)
     assert resp.headers["HX-Trigger"] == '{"session-logged": null}'
     db.session.refresh(early)
     assert early.deleted_at == clock.at
-    assert "Next safe session in 19 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 18 d 23 h" in text_of(auth_client.get("/"))
     assert auth_client.get(f"/sessions/{early.id}").status_code == 404
     assert "why not" not in text_of(auth_client.get("/history"))
     resp = auth_client.post(f"/sessions/{early.id}/restore", headers=htmx())
     assert resp.status_code == 200 and "why not" in text_of(resp)
     db.session.refresh(early)
     assert early.deleted_at is None
-    assert "Next safe session in 21 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 20 d 23 h" in text_of(auth_client.get("/"))
 
 
 def test_delete_without_htmx_redirects_to_history(auth_client):
@@ -376,7 +385,7 @@ def test_delete_without_htmx_redirects_to_history(auth_client):
 
 
 def test_another_users_session_is_404_on_every_route(auth_client, other_client):
-    other_client.post("/log", data=form(), headers=PANEL)
+    other_client.post("/log", data=form(performed_at="2026-03-10T04:30"), headers=PANEL)
     theirs = only_session()
     sid = theirs.id
     assert auth_client.get(f"/sessions/{sid}").status_code == 404

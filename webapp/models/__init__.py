@@ -2,9 +2,9 @@
 
 from webapp.models.api import ApiToken
 from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
-from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
+from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "MinoxidilRegimen", "NeedlingSession",
-           "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "HealthProfile", "MinoxidilRegimen",
+           "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
