@@ -477,3 +477,153 @@ def test_a_racing_copy_of_the_form_answers_success_without_a_duplicate(auth_clie
     resp = auth_client.post("/log", data=data, headers=PANEL)
     assert resp.status_code == 200 and "Session logged" in text_of(resp)
     assert count() == 1
+
+
+# ---- timing you can trust: grace, calendar days, early marks that follow the sessions ----------
+
+def early_marks() -> dict[str, bool]:
+    return {s.notes: s.early for s in db.session.scalars(select(NeedlingSession)
+                                                         .where(NeedlingSession.deleted_at.is_(None)))}
+
+
+def test_up_to_six_hours_before_the_ready_time_needs_no_reason_and_is_not_early(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-01T21:00", notes="a")
+    # 3 days later at 15:00 instead of 21:00: 6 hours before the ready time is on time.
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-04T15:00", notes="b")
+    assert resp.status_code == 201 and "Early" not in text_of(resp)
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-07T08:59", notes="c")
+    assert resp.status_code == 409 and "This is 6 h 1 min early" in text_of(resp)
+    assert early_marks() == {"a": False, "b": False}
+
+
+def test_same_clock_time_three_days_later_across_the_march_change_is_on_time(auth_client, clock):
+    clock.set(datetime(2026, 3, 30, 20, 0, tzinfo=UTC))  # Monday 22:00 in Berlin (summer time)
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-27T21:00", notes="friday")
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T21:00", notes="monday")
+    assert resp.status_code == 201
+    assert early_marks() == {"friday": False, "monday": False}
+
+
+def test_a_back_dated_session_that_makes_a_later_one_early_gets_the_early_screen(auth_client, clock):
+    log(auth_client, needle_mm="1.5", performed_at="2026-03-10T10:00", notes="later")
+    data = form(needle_mm="1.5", performed_at="2026-03-01T10:00", notes="back-dated")
+    resp = auth_client.post("/log", data=data, headers=PANEL)
+    page = text_of(resp)
+    assert resp.status_code == 409 and count() == 1
+    assert "This makes a later session early" in page
+    assert "your 1.5 mm session on Tue 10 Mar, 10:00 came 12 d 0 h early" in page
+    resp = auth_client.post("/log", data={**data, "override": "1"}, headers=PANEL)
+    assert resp.status_code == 422 and "Write a short reason" in text_of(resp)
+    resp = auth_client.post("/log", data={**data, "override": "1", "override_reason": "forgot to log it"},
+                            headers=PANEL)
+    assert resp.status_code == 201
+    later = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "later")).one()
+    assert later.early and later.override_reason == "forgot to log it"
+    assert early_marks() == {"later": True, "back-dated": False}
+    assert "Early · override" in text_of(auth_client.get("/history"))
+
+
+def test_editing_or_deleting_a_session_judges_every_later_one_again(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-01T10:00", notes="first")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-05T10:00", notes="second")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-08T10:00", notes="third")
+    assert early_marks() == {"first": False, "second": False, "third": False}
+    first = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "first")).one()
+    # Moved to 4 March, the first session makes the second one early: the early screen, then the reason.
+    moved = form(client_id=first.client_id, needle_mm="0.25", location="home", performed_at="2026-03-04T10:00",
+                 notes="first")
+    resp = auth_client.post(f"/sessions/{first.id}", data=moved, headers=PANEL)
+    assert resp.status_code == 409 and "This makes a later session early" in text_of(resp)
+    resp = auth_client.post(f"/sessions/{first.id}", data={**moved, "override": "1", "override_reason": "typo"},
+                            headers=PANEL)
+    assert resp.status_code == 200
+    assert early_marks() == {"first": False, "second": True, "third": False}
+    # Deleting the moved session: the second one is on time again, at once.
+    resp = auth_client.post(f"/sessions/{first.id}/delete", headers=htmx())
+    assert resp.status_code == 200
+    assert early_marks() == {"second": False, "third": False}
+    # Undo brings the mark back.
+    auth_client.post(f"/sessions/{first.id}/restore", headers=htmx())
+    assert early_marks() == {"first": False, "second": True, "third": False}
+    # A longer needle on the second session makes the third early (7 days after 0.5 mm).
+    second = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "second")).one()
+    edit = form(client_id=second.client_id, needle_mm="0.5", location="clinic", performed_at="2026-03-05T10:00",
+                notes="second", override="1", override_reason="typo")
+    assert auth_client.post(f"/sessions/{second.id}", data=edit, headers=PANEL).status_code == 200
+    assert early_marks() == {"first": False, "second": True, "third": True}
+
+
+def test_changing_the_account_zone_never_rewrites_early_marks_or_waits(auth_client, user, clock):
+    clock.set(datetime(2026, 3, 30, 20, 0, tzinfo=UTC))
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-27T21:00", notes="friday")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T21:00", notes="monday")
+    ready = 'data-ready-at="2026-04-02T19:00:00Z"'  # Thursday 21:00 in Berlin
+    assert ready in auth_client.get("/countdown").get_data(as_text=True)
+    assert auth_client.post("/settings/timezone", data={"timezone": "America/New_York"}).status_code == 200
+    assert early_marks() == {"friday": False, "monday": False}
+    assert ready in auth_client.get("/countdown").get_data(as_text=True)  # shown in New York, same instant
+    # A later write judges the sessions again, each in the zone it was logged in: nothing changes.
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T12:00", notes="ny",
+        areas=["part_line"])
+    assert early_marks() == {"friday": False, "monday": False, "ny": False}
+    zones = {s.notes: s.timezone for s in db.session.scalars(select(NeedlingSession))}
+    assert zones == {"friday": "Europe/Berlin", "monday": "Europe/Berlin", "ny": "America/New_York"}
+
+
+def test_a_form_time_the_night_the_clocks_go_back_is_read_as_the_first(auth_client, clock):
+    clock.set(datetime(2026, 10, 25, 12, 0, tzinfo=UTC))
+    assert log(auth_client, performed_at="2026-10-25T02:30").status_code == 201
+    assert only_session().performed_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # CEST, the first 02:30
+
+
+# ---- health profile, sterilising, worn rollers ------------------------------------------------
+
+def test_health_profile_in_settings_warns_on_the_log_form_and_names_it_on_why(auth_client, clock):
+    page = text_of(auth_client.get("/settings"))
+    assert "Health profile" in page and "Isotretinoin (Accutane) in the last 6 months" in page
+    assert "Before you needle" not in text_of(auth_client.get("/log"))
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1"}, headers=htmx())
+    assert resp.status_code == 422 and "Enter the date of your last isotretinoin dose" in text_of(resp)
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1", "isotretinoin_last_dose": "2026-03-11"},
+                            headers=htmx())
+    assert resp.status_code == 422 and "today or earlier" in text_of(resp)
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1", "isotretinoin_last_dose": "2026-01-15",
+                                                      "blood_thinners": "1"}, headers=htmx())
+    assert resp.status_code == 200 and "Health profile saved" in text_of(resp)
+    assert 'value="2026-01-15"' in resp.get_data(as_text=True)
+    form_page = text_of(auth_client.get("/log"))
+    assert "Before you needle" in form_page and "warnings, not blocks" in form_page
+    assert "Isotretinoin in the last 6 months" in form_page and "15 January 2026" in form_page
+    assert "You take blood thinners" in form_page and "keloid" not in form_page.lower().split("why")[0]
+    why = text_of(auth_client.get("/why-wait"))
+    assert "Your health profile says: Isotretinoin in the last 6 months; You take blood thinners" in why
+    assert "you take blood thinners (you do)" in why and "keloids (you do)" not in why
+    # Warnings, not blocks: the session saves.
+    assert log(auth_client).status_code == 201
+    # A session dated after the 6 months no longer shows the isotretinoin warning.
+    clock.set(datetime(2026, 7, 20, 9, 0, tzinfo=UTC))
+    later = text_of(auth_client.get("/log"))
+    assert "Isotretinoin in the last 6 months" not in later and "You take blood thinners" in later
+    # Unticking everything clears it.
+    auth_client.post("/settings/health", data={}, headers=htmx())
+    assert "Before you needle" not in text_of(auth_client.get("/log"))
+
+
+def test_the_saved_screen_says_sterilise_after_an_at_home_session(auth_client, clock):
+    resp = log(auth_client, needle_mm="0.25", location="home", new_device_kind="roller")
+    assert "Sterilise it now" in text_of(resp) and "the way its label says" in text_of(resp)
+    clock.advance(days=30)
+    assert "Sterilise it now" not in text_of(log(auth_client, performed_at="2026-04-09T11:30"))  # clinic
+
+
+def test_a_roller_past_ten_uses_gets_a_replace_it_nudge_on_the_log_form(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", new_device_kind="roller", new_device_label="Blue",
+        performed_at="2026-01-01T10:00")
+    device = db.session.scalars(select(Device)).one()
+    for day in range(2, 10):
+        log(auth_client, needle_mm="0.25", location="home", device=str(device.id),
+            performed_at=f"2026-01-{day * 3:02d}T10:00")
+    page = text_of(auth_client.get("/log"))
+    assert "Roller · Blue · 9 uses" in page and "Replace Blue" not in page
+    log(auth_client, needle_mm="0.25", location="home", device=str(device.id), performed_at="2026-02-10T10:00")
+    assert "Replace Blue: it has 10 uses" in text_of(auth_client.get("/log"))
