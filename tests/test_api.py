@@ -350,3 +350,18 @@ def test_a_longer_earlier_wait_still_binds_in_the_feed_and_an_open_symptom_remov
     auth_client.post("/symptoms", data={"kind": "redness"})
     assert safe_events(auth_client) == []  # nothing is "safe" while a symptom is open
     assert api.get("/api/v1/status").get_json()["needling"]["state"] == "paused"
+
+
+def test_a_back_dated_session_that_makes_a_later_one_early_asks_for_a_reason(api, user, clock):
+    later = add_session(user, datetime(2026, 3, 9, 9, 0, tzinfo=UTC), mm="0.25", areas=("crown",), location="home")
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-08T09:00:00Z", areas=["crown"]))
+    body = resp.get_json()
+    assert resp.status_code == 409 and body["needs"] == "override_reason", body
+    assert body["makes_early"] == [{"id": later.id, "performed_at": "2026-03-09T09:00:00+00:00",
+                                    "early_by_seconds": 2 * 86400}]
+    assert "makes later ones early" in body["message"] and count(NeedlingSession, user.id) == 1
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-08T09:00:00Z", areas=["crown"],
+                                                          override_reason="logged late"))
+    assert resp.status_code == 201
+    db.session.refresh(later)
+    assert later.early and later.override_reason == "logged late"
