@@ -404,26 +404,25 @@ def health_warnings(profile, on: date) -> list[Advice]:
     if last is not None and last <= on < months_after(last, ISOTRETINOIN_MONTHS):
         out.append(Advice(
             "isotretinoin", "Isotretinoin in the last 6 months",
-            f"Your last isotretinoin dose was on {last:%-d %B %Y}. The usual advice is to wait 6 months after "
-            "isotretinoin before needling, because the skin heals less predictably; ask your dermatologist "
-            f"before this session (6 months ends {months_after(last, ISOTRETINOIN_MONTHS):%-d %B %Y}).",
-            "Spring 2017, JAMA Dermatol 153:802–9, doi 10.1001/jamadermatol.2017.2077: the 6-month rule "
-            "rests on small 1980s case series; the review found too little evidence either way"))
+            f"Last dose {last:%-d %B %Y}. The usual advice is to wait 6 months (to "
+            f"{months_after(last, ISOTRETINOIN_MONTHS):%-d %B %Y}) before needling: ask your dermatologist first.",
+            "Spring 2017, JAMA Dermatol 153:802–9: the 6-month rule rests on small case series; "
+            "the evidence is thin either way"))
     if getattr(profile, "blood_thinners", False):
         out.append(Advice(
             "blood_thinners", "You take blood thinners",
-            "Needling can bleed and bruise more on blood thinners. Ask the doctor who prescribes them before "
-            "needling, and never stop them on your own."))
+            "Needling may bleed and bruise more. Ask the doctor who prescribes them first; never stop them "
+            "on your own."))
     if getattr(profile, "keloid_tendency", False):
         out.append(Advice(
             "keloid", "You scar easily or form keloids",
-            "Every needle makes a tiny wound, and skin that forms keloids can scar from it. Ask a "
+            "Every needle makes tiny wounds, and skin that forms keloids can scar from them. Ask a "
             "dermatologist before needling."))
     if getattr(profile, "scalp_psoriasis_eczema", False):
         out.append(Advice(
             "psoriasis_eczema", "Psoriasis or eczema on the scalp",
-            "Don't needle skin with active psoriasis or eczema: injury can bring out new patches (the Koebner "
-            "response) and broken skin infects more easily. Treat the flare first; ask a dermatologist."))
+            "Not on active patches: injury can bring out new ones (the Koebner response) and broken skin "
+            "infects more easily. Treat the flare first; ask a dermatologist."))
     return out
 
 
