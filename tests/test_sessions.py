@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -627,3 +627,49 @@ def test_a_roller_past_ten_uses_gets_a_replace_it_nudge_on_the_log_form(auth_cli
     assert "Roller · Blue · 9 uses" in page and "Replace Blue" not in page
     log(auth_client, needle_mm="0.25", location="home", device=str(device.id), performed_at="2026-02-10T10:00")
     assert "Replace Blue: it has 10 uses" in text_of(auth_client.get("/log"))
+
+
+# Any sequence of logging (back-dated or not), editing and deleting leaves every stored early mark
+# equal to what the rules say of the sessions as they stand.
+OPS = st.lists(st.tuples(st.sampled_from(["log", "log", "edit", "delete", "restore"]),
+                         st.integers(0, 10 * 24), st.sampled_from(["0.25", "0.5", "1.0"]),
+                         st.sampled_from([["crown"], ["frontal"], ["crown", "frontal"]]), st.integers(0, 9)),
+               min_size=1, max_size=7)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+@example(ops=[("log", 48, "0.5", ["crown"], 0), ("log", 0, "0.5", ["crown"], 0), ("delete", 0, "0.5", ["crown"], 1),
+              ("restore", 0, "0.5", ["crown"], 0), ("edit", 200, "0.5", ["crown"], 1)])
+def test_early_marks_are_never_stale(auth_client, user, clock, ops):
+    from webapp import rules
+    from webapp.sessions import service
+
+    for s in db.session.scalars(select(NeedlingSession)):
+        db.session.delete(s)
+    db.session.commit()
+    clock.set(datetime(2026, 3, 25, 12, 0, tzinfo=UTC))
+    start = datetime(2026, 3, 1, 0, 0)
+    deleted: list[NeedlingSession] = []
+    for op, hours, mm, areas, pick in ops:
+        live = list(db.session.scalars(select(NeedlingSession).where(NeedlingSession.deleted_at.is_(None))
+                                       .order_by(NeedlingSession.id)))
+        when = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+        body = form(performed_at=when, needle_mm=mm, location="clinic", areas=areas, override="1",
+                    override_reason="test")
+        if op == "log" or (op == "edit" and not live):
+            assert log(auth_client, **{k: v for k, v in body.items() if k != "client_id"}).status_code == 201
+        elif op == "edit":
+            s = live[pick % len(live)]
+            resp = auth_client.post(f"/sessions/{s.id}", data={**body, "client_id": s.client_id}, headers=PANEL)
+            assert resp.status_code == 200, text_of(resp)
+        elif op == "delete" and live:
+            s = live[pick % len(live)]
+            auth_client.post(f"/sessions/{s.id}/delete", headers=htmx())
+            deleted.append(s)
+        elif op == "restore" and deleted:
+            auth_client.post(f"/sessions/{deleted.pop().id}/restore", headers=htmx())
+        rows = sorted(db.session.scalars(select(NeedlingSession).where(NeedlingSession.deleted_at.is_(None))),
+                      key=lambda s: (s.performed_at, s.id))
+        derived = [m.early for m in rules.early_marks(rows, service.gaps(user.id), service.symptoms(user.id))]
+        assert [s.early for s in rows] == derived
