@@ -1,7 +1,7 @@
 """sessions keep the zone they were logged in; a health profile per user
 
 Revision ID: c4e1a7d2b9f3
-Revises: 707ba9b1d578
+Revises: 5e1a0c3b7d21
 Create Date: 2026-12-01 22:40:00
 
 Existing sessions take the account's zone at the time of the upgrade: the zone
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1a7d2b9f3'
-down_revision = '707ba9b1d578'
+down_revision = '5e1a0c3b7d21'
 branch_labels = None
 depends_on = None
 
