@@ -8,4 +8,5 @@ from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
 __all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "HealthProfile", "LoginSession",
-           "MinoxidilRegimen", "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
+           "MinoxidilRegimen", "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom",
+           "User"]
