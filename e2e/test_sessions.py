@@ -244,7 +244,7 @@ def test_health_profile_warns_on_the_log_form_before_saving(page: Page, live_ser
     health.scroll_into_view_if_needed()
     check_page(page, "settings-health")
     health.screenshot(path=str(SCREENSHOTS / "settings-health-card--Pixel-7.png"))
-    expect(page.locator("#gaps")).to_contain_text("These waits are convention, not a trial result.")
+    expect(page.locator("#gaps")).to_contain_text("Convention, not a trial result. Why?")
 
     # The Log form shows both warnings before anything is saved; they don't block.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
@@ -265,10 +265,10 @@ def test_health_profile_warns_on_the_log_form_before_saving(page: Page, live_ser
     # Today: the countdown line says what the wait is, with the link to Why, and Why names the profile.
     page.get_by_role("link", name="See the countdown").click()
     card = page.locator("#countdown-card")
-    expect(card.locator(".convention-note")).to_have_text("The wait is convention, not a trial result. Why")
+    expect(card.locator(".convention-note")).to_have_text("Convention, not a trial result. Why?")
     check_page(page, "today-countdown-line")
     card.screenshot(path=str(SCREENSHOTS / "today-countdown-card--Pixel-7.png"))
-    card.locator(".convention-note").get_by_role("link", name="Why").click()
+    card.locator(".convention-note").get_by_role("link", name="Why?").click()
     expect(page.get_by_role("heading", name="Why this wait?", level=1)).to_be_visible()
     expect(page.locator("[data-profile-applies]")).to_contain_text(
         "Isotretinoin in the last 6 months; You take blood thinners")

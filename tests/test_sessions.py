@@ -249,7 +249,7 @@ def test_today_shows_the_countdown_and_per_area_readiness(auth_client):
     assert "Crown in 20 d 23 h" in page and "Frontal Ready" in page
     # The same clock time 21 days later, though the clocks changed on 29 March (not "11:30").
     assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 10:30." in page
-    assert "The wait is convention, not a trial result. Why" in page
+    assert "Ready Tue 31 Mar, 10:30. Convention, not a trial result. Why?" in page
     assert "Why this wait?" in page
 
 
@@ -299,7 +299,7 @@ def test_gaps_section_in_settings_and_saving_lengthens_the_wait(auth_client):
     log(auth_client)
     assert "Next safe session in 27 d 23 h" in text_of(auth_client.get("/"))  # 10:30 on 7 April, summer time
     settings_page = text_of(auth_client.get("/settings"))
-    assert "These waits are convention, not a trial result. Why" in settings_page
+    assert "It never goes below the floor. Convention, not a trial result. Why?" in settings_page
 
 
 @pytest.mark.parametrize(("value", "message"), [
