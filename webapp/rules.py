@@ -302,20 +302,24 @@ def check_planned(sessions: Iterable, planned_at: datetime, areas: Iterable[str]
 
 
 def early_marks(sessions: Sequence, gaps: Mapping[str, timedelta] | None = None,
-                symptoms: Iterable = ()) -> list[Earliness]:
+                symptoms: Iterable = (), since: datetime | None = None) -> list[Earliness | None]:
     """Whether each session was early, judged against the sessions before it as they stand now.
 
     ``sessions`` come in the order they happened (by time; two at the same instant in
     the order they were logged: the second is early). Only sessions that can still bind
     are compared: none older than the longest gap plus every symptom pause plus a day
-    (a clock change moves a wait by hours, never a day).
+    (a clock change moves a wait by hours, never a day). Sessions before ``since`` are
+    not judged (None): a change at ``since`` can't affect them.
     """
     symptoms = list(symptoms)
     times = [s.performed_at for s in sessions]
     longest = max(gap_for(band, gaps) for band in BANDS)
-    out = []
+    out: list[Earliness | None] = []
     for i, session in enumerate(sessions):
         at = session.performed_at
+        if since is not None and at < since:
+            out.append(None)
+            continue
         paused = sum((min(sym.resolved_at or at, at) - sym.started_at for sym in symptoms if sym.started_at < at),
                      ZERO)
         first = bisect_left(times, at - longest - max(paused, ZERO) - timedelta(days=1), 0, i)

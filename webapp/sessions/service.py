@@ -158,10 +158,10 @@ def refresh_early(user_id: int, since: datetime | None = None) -> list[NeedlingS
     """
     db.session.flush()
     rows = _in_order(db.session.scalars(sessions_query(user_id)).all())
-    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id))
+    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id), since)
     became = []
     for s, mark in zip(rows, marks, strict=True):
-        if since is not None and s.performed_at < since:
+        if mark is None:
             continue
         if mark.early and not s.early:
             became.append(s)
@@ -181,9 +181,9 @@ def made_early(user_id: int, planned: NeedlingSession, editing: NeedlingSession 
     """The later sessions that are on time now and would be early with ``planned`` in place."""
     others = [s for s in db.session.scalars(sessions_query(user_id)) if editing is None or s.id != editing.id]
     rows = _in_order([*others, planned])
-    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id))
+    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id), planned.performed_at)
     return [MadeEarly(s, mark) for s, mark in zip(rows, marks, strict=True)
-            if s is not planned and s.performed_at >= planned.performed_at and mark.early and not s.early]
+            if s is not planned and mark is not None and mark.early and not s.early]
 
 
 def by_client_id(client_id: str) -> NeedlingSession | None:
