@@ -44,7 +44,7 @@ def test_existing_sessions_take_the_accounts_zone_and_come_back_on_downgrade(tmp
         db.drop_all()
         with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
-        upgrade(revision="c4d1e2f3a5b6")
+        upgrade(revision="2192584e4b14")
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
                 "INSERT INTO users (id, email, password_hash, timezone, created_at) "
@@ -59,7 +59,7 @@ def test_existing_sessions_take_the_accounts_zone_and_come_back_on_downgrade(tmp
             zone = conn.exec_driver_sql("SELECT timezone FROM needling_sessions WHERE id = 1").scalar()
             health = set(db.inspect(conn).get_table_names())
         assert zone == "Australia/Lord_Howe" and "health_profiles" in health
-        downgrade(revision="c4d1e2f3a5b6")
+        downgrade(revision="2192584e4b14")
         with db.engine.connect() as conn:
             columns = {c["name"] for c in db.inspect(conn).get_columns("needling_sessions")}
             kept = conn.exec_driver_sql("SELECT client_id FROM needling_sessions").scalar()

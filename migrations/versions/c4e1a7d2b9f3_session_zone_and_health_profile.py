@@ -1,7 +1,7 @@
 """sessions keep the zone they were logged in; a health profile per user
 
 Revision ID: c4e1a7d2b9f3
-Revises: c4d1e2f3a5b6
+Revises: 2192584e4b14
 Create Date: 2026-12-01 22:40:00
 
 Existing sessions take the account's zone at the time of the upgrade: the zone
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4e1a7d2b9f3'
-down_revision = 'c4d1e2f3a5b6'
+down_revision = '2192584e4b14'
 branch_labels = None
 depends_on = None
 
