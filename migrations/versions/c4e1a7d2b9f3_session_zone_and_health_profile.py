@@ -28,9 +28,10 @@ def upgrade():
         sa.Column('keloid_tendency', sa.Boolean(), nullable=False),
         sa.Column('scalp_psoriasis_eczema', sa.Boolean(), nullable=False),
         sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
-        sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('user_id'),
+        sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_health_profiles_user_id_users'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_health_profiles')),
+        sa.UniqueConstraint('user_id', name=op.f('uq_health_profiles_user_id')),
     )
     with op.batch_alter_table('needling_sessions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=True))
