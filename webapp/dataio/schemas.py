@@ -85,8 +85,19 @@ class Record(Schema):
         unknown = EXCLUDE
 
 
+class HealthSchema(Record):
+    """Settings → Health profile (what the Log form warns about)."""
+
+    isotretinoin_last_dose = fields.Date(allow_none=True, load_default=None)
+    blood_thinners = fields.Boolean(load_default=False)
+    keloid_tendency = fields.Boolean(load_default=False)
+    scalp_psoriasis_eczema = fields.Boolean(load_default=False)
+
+
 class ProfileSchema(Record):
     timezone = fields.String(required=True, validate=_valid_timezone)
+    # Files from before the health profile have none: nothing to take over then.
+    health = fields.Nested(HealthSchema, allow_none=True, load_default=None)
 
 
 class DeviceSchema(Record):
@@ -101,6 +112,8 @@ class DeviceSchema(Record):
 class SessionSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     performed_at = Instant(required=True)
+    # The zone the session was logged in; files from before it existed use profile.timezone.
+    timezone = fields.String(allow_none=True, load_default=None, validate=_valid_timezone)
     needle_mm = Millimetres(required=True)
     device_ref = fields.String(allow_none=True, load_default=None)
     location = fields.String(required=True, validate=one_of(LOCATIONS, "the location"))
