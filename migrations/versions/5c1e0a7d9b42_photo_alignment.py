@@ -1,7 +1,7 @@
 """photo alignment: each photo's similarity to its area's reference, and the chosen reference
 
 Revision ID: 5c1e0a7d9b42
-Revises: 2192584e4b14
+Revises: c4e1a7d2b9f3
 Create Date: 2026-12-01 22:30:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5c1e0a7d9b42'
-down_revision = '2192584e4b14'
+down_revision = 'c4e1a7d2b9f3'
 branch_labels = None
 depends_on = None
 
