@@ -10,9 +10,11 @@ from webapp.models.minoxidil import (
     ReminderDue,
     ReminderSend,
 )
-from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
+from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
+from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "LoginSession", "MinoxidilRegimen",
-           "NeedlingSession", "Photo", "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "HealthProfile", "LoginSession",
+           "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo", "PushSubscription",
+           "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]
