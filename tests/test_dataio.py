@@ -33,7 +33,7 @@ from webapp.models import (
     User,
 )
 from webapp.photos.imaging import process
-from webapp.storage import LocalStorage
+from webapp.storage import storage_for
 
 PANEL = htmx(**{"HX-Target": "log-panel"})
 OWNED = (Device, NeedlingSession, Symptom, GapSetting, MinoxidilRegimen, DoseLog, Photo, Stage)
@@ -130,7 +130,7 @@ def counts(user_id: int) -> dict[str, int]:
 
 
 def stored_files(app) -> list:
-    return LocalStorage(app.config["PHOTO_STORAGE"]).all_files()
+    return storage_for(app).all_files()
 
 
 def comparable(zf: zipfile.ZipFile) -> dict:
@@ -342,7 +342,7 @@ def test_hand_made_export_links_rows_and_keeps_the_original_byte_for_byte(app, a
     assert db.session.scalar(select(Symptom)).session_id == session.id
     assert db.session.scalar(select(Stage)).photo_id == photo.id
     assert db.session.get(User, user.id).timezone == "Europe/Lisbon"
-    with LocalStorage(app.config["PHOTO_STORAGE"]).open(photo.original_key) as fh:
+    with storage_for(app).open(photo.original_key) as fh:
         assert fh.read() == CLEAN
 
 
@@ -353,7 +353,7 @@ def test_a_photo_with_metadata_in_an_edited_zip_is_cleaned_like_an_upload(app, a
     resp = import_file(auth_client, make_zip(data, {data["photos"][0]["file"]: dirty}))
     assert resp.status_code == 200, text_of(resp)
     photo = db.session.scalar(select(Photo))
-    with LocalStorage(app.config["PHOTO_STORAGE"]).open(photo.original_key) as fh:
+    with storage_for(app).open(photo.original_key) as fh:
         kept = fh.read()
     assert b"TestCam" not in kept and not Image.open(io.BytesIO(kept)).getexif()
 
@@ -405,7 +405,7 @@ def test_export_holds_only_the_signed_in_users_data(auth_client, other_client, u
     data = json.loads(zf.read("rollwise.json"))
     assert len(data["sessions"]) == 1 and len(data["photos"]) == 1 and data["symptoms"] == []
     ana_photo = db.session.scalar(select(Photo).where(Photo.user_id == user.id))
-    with LocalStorage(auth_client.application.config["PHOTO_STORAGE"]).open(ana_photo.original_key) as fh:
+    with storage_for(auth_client.application).open(ana_photo.original_key) as fh:
         assert zf.read(data["photos"][0]["file"]) == fh.read()
 
 
@@ -613,7 +613,7 @@ def test_files_that_cannot_be_published_undo_the_committed_import(app, other_cli
     def fail(self, key):
         raise OSError("no space left")
 
-    monkeypatch.setattr(LocalStorage, "publish", fail)
+    monkeypatch.setattr(type(storage_for(app)), "publish", fail)
     with pytest.raises(OSError):
         import_file(other_client, make_zip(export_dict()))
 

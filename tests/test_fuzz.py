@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import ApiToken, NeedlingSession
 from webapp.rules import AREAS, BANDS
-from webapp.storage import LocalStorage
+from webapp.storage import storage_for
 
 # FUZZ_EXAMPLES=500 for a longer hunt; the default keeps the suite fast.
 FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "30")), deadline=None, database=None,
@@ -156,7 +156,7 @@ MAGIC = [b"", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"\x89PNG\r\n\x1a\n", b"GIF89
        content_type=st.sampled_from(["image/jpeg", "image/png", "image/heic", "application/octet-stream", "text/html"]),
        area=mixed(list(AREAS)), session_id=mixed(["1", "99999999999999999999"]))
 def test_photo_uploads_of_random_bytes(app, auth_client, world, magic, body, name, content_type, area, session_id):
-    store = LocalStorage(app.config["PHOTO_STORAGE"])
+    store = storage_for(app)
     files_before = sorted(store.all_files())
     before = row_counts()
     resp = auth_client.post("/photos", data={

@@ -56,6 +56,14 @@ def load(instance_path: str) -> dict:
         "IMPORT_MAX_ENTRIES": int(os.environ.get("IMPORT_MAX_ENTRIES", "20000")),
         "IMPORT_MAX_JSON_BYTES": 64 * 1024 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
+        # "s3" keeps photos in an S3-compatible bucket, shared by every machine (webapp/storage.py).
+        "PHOTO_STORAGE_BACKEND": os.environ.get("PHOTO_STORAGE_BACKEND", "local"),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL"),  # unset = AWS itself
+        "S3_BUCKET": os.environ.get("S3_BUCKET"),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID"),  # unset = boto3's usual AWS_* lookup
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY"),
+        "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "PASSWORD_HASH_METHOD": "scrypt",
         # Compress pages, partials, JSON and the static files (Flask-Compress).
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
