@@ -29,12 +29,28 @@ def database_url(instance: Path) -> str:
     return url
 
 
+def secret_key_fallbacks() -> list[str]:
+    """Old secret keys still accepted for sessions (comma-separated), so rotating signs no one out."""
+    return [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+
+
 def load(instance_path: str) -> dict:
     instance = Path(instance_path)
+    # "production" (several machines, an ephemeral disk): secrets must come from the environment.
+    env = os.environ.get("ROLLWISE_ENV", "development").strip().lower()
+    if env == "production":
+        from webapp.keys import MissingSecrets, missing_in_production
+
+        missing = missing_in_production(os.environ)
+        if missing:
+            raise MissingSecrets(missing)
     photo_max_mb = int(os.environ.get("PHOTO_MAX_MB", "20"))
     import_max_mb = int(os.environ.get("IMPORT_MAX_MB", "1024"))
     return {
+        "ROLLWISE_ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_instance(instance, "secret_key"),
+        "SECRET_KEY_FALLBACKS": secret_key_fallbacks(),
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # One cookie keeps the user signed in on the phone; Secure is added per
