@@ -96,3 +96,49 @@ def test_secret_key_fallbacks_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("SECRET_KEY_FALLBACKS", " older , old ,")
     app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, instance_path=str(tmp_path / "i"))
     assert app.config["SECRET_KEY_FALLBACKS"] == ["older", "old"]
+
+
+needs_redis = pytest.mark.skipif(not os.environ.get("TEST_REDIS_URL"),
+                                 reason="no Redis: run under scripts/with-redis (make test does)")
+
+
+@needs_redis
+@pytest.mark.faults
+def test_three_gunicorn_workers_share_the_login_limit_through_redis(app, tmp_path):
+    """Each attempt on a new connection, so the three workers all take some: exactly 4 get through."""
+    import redis
+    import requests
+
+    from tests.test_faults import Proc, _free_port, _wait_for
+
+    redis.Redis.from_url(os.environ["TEST_REDIS_URL"]).flushdb()
+    procs = Proc(app, tmp_path)
+    procs.env.update({"RATELIMIT_STORAGE_URI": os.environ["TEST_REDIS_URL"], "LOGIN_RATE_LIMIT": "4 per 15 minutes"})
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = procs.start([sys.executable, "-m", "gunicorn", "webapp:create_app()", "--workers", "3",
+                          "--bind", f"127.0.0.1:{port}"], name="gunicorn")
+    try:
+        def up():
+            try:
+                return requests.get(base + "/login", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        _wait_for(up, "gunicorn to answer", server)
+        statuses = []
+        for attempt in range(12):
+            http = requests.Session()
+            http.trust_env = False
+            http.headers["Connection"] = "close"  # a new connection: any worker may take it
+            page = http.get(base + "/login", timeout=10).text
+            token = page.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
+            resp = http.post(base + "/login", timeout=10, data={
+                "email": f"guess{attempt}@example.com", "password": "wrong password", "csrf_token": token})
+            statuses.append(resp.status_code)
+        assert statuses == [422] * 4 + [429] * 8, statuses
+        assert "Too many tries" in resp.text  # what the person on the phone reads
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        assert len(children) == 3  # three workers were serving
+    finally:
+        procs.close()
