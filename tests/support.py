@@ -133,6 +133,7 @@ def built_app(tmp_path, **overrides) -> Iterator:
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # scrypt, cheaper for tests
         "PROPAGATE_UNEXPECTED": True,
         "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
+        "JOBS_QUEUE": "immediate",  # exports and imports run inside the request
         **overrides,
     }, instance_path=str(tmp_path / "instance"))
     app.test_client_class = Client

@@ -89,6 +89,10 @@ def load(instance_path: str) -> dict:
         "COMPRESS_MIN_SIZE": 256,
         # One Redis for every machine: login limits (and, in production, the job queue) live there.
         "REDIS_URL": os.environ.get("REDIS_URL"),
+        # Exports and imports run as background jobs (webapp/jobs.py): "redis" in production (the
+        # Procfile's worker runs them), "embedded" (a SQLite file and a thread in the web process) otherwise.
+        "JOBS_QUEUE": os.environ.get("JOBS_QUEUE") or ("redis" if os.environ.get("REDIS_URL") else "embedded"),
+        "JOB_STALE_SECONDS": int(os.environ.get("JOB_STALE_SECONDS", "120")),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://",
         # Redis unreachable: count per process in memory for the moment rather than fail every login.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,

@@ -23,7 +23,8 @@ from typing import BinaryIO, Protocol
 
 from flask import current_app
 
-KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg)$")
+# Photos are .jpg; a background job's upload to import or ZIP made is .zip or .json.
+KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|zip|json)$")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class PhotoStorage(Protocol):
     def publish(self, key: str) -> None: ...
     def discard(self, key: str) -> None: ...
     def open(self, key: str) -> BinaryIO: ...
+    def put(self, key: str, stream: BinaryIO) -> None: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def sweep(self, referenced: set[str], min_age: float) -> SweepResult: ...
@@ -80,6 +82,19 @@ class LocalStorage:
 
     def open(self, key: str) -> BinaryIO:
         return self._path(key).open("rb")
+
+    def put(self, key: str, stream: BinaryIO) -> None:
+        """A large file (a job's upload or ZIP) copied in from a stream, in place once complete."""
+        import shutil
+
+        temp = self._temp(key)
+        temp.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            shutil.copyfileobj(stream, fh, 1024 * 1024)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, self._path(key))
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -169,6 +184,10 @@ class S3Storage:
         except self.client.exceptions.NoSuchKey as exc:
             raise FileNotFoundError(key) from exc
         return _Stream(body)
+
+    def put(self, key: str, stream: BinaryIO) -> None:
+        """A large file (a job's upload or ZIP) streamed in, multipart when large; visible once complete."""
+        self.client.upload_fileobj(stream, self.bucket, self._name(key))
 
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError

@@ -1,10 +1,11 @@
 """SQLAlchemy 2.0 typed models, one module per feature. Every row belongs to a user."""
 
 from webapp.models.api import ApiToken
+from webapp.models.jobs import DataJob
 from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
 from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "MinoxidilRegimen", "NeedlingSession",
-           "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "MinoxidilRegimen",
+           "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
