@@ -178,8 +178,15 @@ def one_month(user: User, now: datetime, storage=None) -> Seeded:
 def client_for(app, user_id: int):
     """A test client already signed in as ``user_id`` (no login form: the seeded users have no
     usable password, and logging in is not what is being measured)."""
+    from webapp.auth import sessions_service
+    from webapp.auth.signin import COOKIE_KEY
+    from webapp.clock import utcnow
+
     client = app.test_client()
+    with app.app_context():
+        _, key = sessions_service.start(db.session.get(User, user_id), utcnow(), "bench")
     with client.session_transaction() as sess:
         sess["_user_id"] = str(user_id)
         sess["_fresh"] = True
+        sess[COOKIE_KEY] = key
     return client

@@ -43,7 +43,7 @@ def test_wrong_password_keeps_the_account(auth_client, user, clock):
     assert resp.status_code == 422
     assert "isn't your password" in text_of(resp)
     assert db.session.get(User, user.id) is not None
-    assert sum(owned_rows(user.id).values()) == 3
+    assert sum(owned_rows(user.id).values()) == 4  # 3 given + the login session of auth_client
 
 
 def test_delete_account_removes_everything_of_that_user_only(auth_client, other_client, user, other_user, clock):

@@ -75,9 +75,7 @@ def test_every_partial_fits_the_budget_with_years_of_data(app, clock):
     seed.seed_user(user, clock(), days=760, sessions=300, photos=100, stages=6, doses=1500)
     before = list(db.session.scalars(select(NeedlingSession.id).where(NeedlingSession.user_id == user.id)
                                      .order_by(NeedlingSession.performed_at.desc()).limit(20)))[-1]
-    client = app.test_client()
-    with client.session_transaction() as sess:
-        sess["_user_id"] = str(user.id)
+    client = seed.client_for(app, user.id)
     sizes = {}
     for path, extra in PARTIALS:
         url = path.format(before=before)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
 
-from webapp.extensions import db, login_manager
+from webapp.extensions import login_manager
 
 
 def wants_partial() -> bool:
@@ -93,12 +93,9 @@ NAV = (
 
 
 def init_app(app: Flask) -> None:
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        from webapp.models import User
+    from webapp.auth.signin import load_user
 
-        uid = id_param(user_id)
-        return db.session.get(User, uid) if uid is not None else None
+    login_manager.user_loader(load_user)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."

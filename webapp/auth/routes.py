@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, make_response, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask import current_app, make_response, redirect, request, url_for
+from flask_login import current_user, login_required
 from markupsafe import escape
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth import bp
+from webapp.auth.signin import sign_in, sign_out
 from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.schemas import LoginSchema, RegisterSchema, timezone_names
@@ -27,12 +28,6 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
     return url_for("today.index")
-
-
-def _start_session(user: User) -> None:
-    session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    session.permanent = True
-    login_user(user)
 
 
 def _only_posts() -> bool:
@@ -63,7 +58,7 @@ def register():
                 db.session.rollback()
                 errors = {"email": "An account with this email already exists. Log in instead."}
             else:
-                _start_session(user)
+                sign_in(user)
                 return hx_redirect(url_for("today.index"))
     return render_page("auth/register.html", status=422 if errors else 200,
                        values=values, errors=errors)
@@ -85,7 +80,7 @@ def login():
         else:
             user = db.session.scalar(select(User).where(User.email == data["email"]))
             if user is not None and user.check_password(data["password"]):
-                _start_session(user)
+                sign_in(user)
                 return hx_redirect(_safe_next(request.args.get("next")))
             errors = {"_form": WRONG_LOGIN}
     return render_page("auth/login.html", status=422 if errors else 200,
@@ -96,8 +91,7 @@ def login():
 @login_required
 def logout():
     """Log out and forget the session, and the pages this phone kept for the user."""
-    logout_user()
-    session.clear()
+    sign_out()
     resp = hx_redirect(url_for("auth.login", bye=1))
     # The browser drops its HTTP cache; the login page's script (pwa.js) then deletes the
     # service worker's page cache and the offline queue, which this header cannot reach.

@@ -8,6 +8,8 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from webapp.account import delete_user_data
+from webapp.auth import sessions_service
+from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models import ApiToken
@@ -71,7 +73,19 @@ def password():
         return _page(422, errors={"current_password": "That isn't your current password. Try again."})
     current_user.set_password(data["new_password"])
     db.session.commit()
-    return _page(saved="password")
+    # Whoever else knew the old password is signed out everywhere; this browser stays.
+    this = current_login_session()
+    ended = sessions_service.end_all_except(current_user, this.id if this else None, utcnow())
+    return _page(saved="password", ended_others=ended)
+
+
+@bp.post("/settings/sign-out-others")
+@login_required
+def sign_out_others():
+    """Sign out every other browser and phone; this one stays signed in."""
+    this = current_login_session()
+    ended = sessions_service.end_all_except(current_user, this.id if this else None, utcnow())
+    return _page(saved="signed-out-others", ended_others=ended)
 
 
 @bp.post("/settings/delete-account")
@@ -82,7 +96,7 @@ def delete_account():
     if not password or not current_user.check_password(password[:MAX_PASSWORD]):
         return _page(422, errors={"delete_password": "That isn't your password. Type it again to delete the account."},
                      open_section="delete")
-    delete_user_data(current_user.id)
+    delete_user_data(current_user.id)  # its login sessions go with it
     logout_user()
     session.clear()
     return hx_redirect(url_for("auth.register", deleted=1))
