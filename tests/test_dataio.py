@@ -671,7 +671,7 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 # makes this fail until the export covers it (webapp/dataio/schemas.py) or it is listed.
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
                    "minoxidil_doses", "photos", "stages"}
-NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
+NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions", "login_sessions",  # secrets
                 "reminder_sends",  # the sender's own bookkeeping, rebuilt from the schedule
                 "data_jobs"}  # progress of an export or import under way
 
