@@ -111,6 +111,7 @@ FORMS = {
                        "assessed_on": ["2026-03-01", "1900-01-01"], "assessed_by": ["self", "clinician"],
                        "photo_id": ["1", "99999999999999999999"]},
     "/settings/tokens": {"name": ["Shortcuts"]},
+    "/today/zone": {"timezone": ["America/New_York", "Australia/Lord_Howe", "Nowhere/Land", "../etc", ""]},
     "/settings/delete-account": {"password": ["not the password", "x" * 300]},  # never the right one here
     "/sessions/{session_id}": SESSION_FIELDS,
 }
@@ -260,7 +261,8 @@ NO_FIELDS = {"/logout", "/settings/calendar", "/settings/calendar/revoke", "/set
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
-             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke"}
+             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke",
+             "/settings/sign-out-others"}
 # Forms fuzzed in tests/test_form_fuzz.py (accounts) and tests/test_dataio.py (imports: every field
 # of an export edited by hypothesis, bombs and bad paths).
 FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password", "/settings/import"}
