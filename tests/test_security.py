@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
 from tests.support import PASSWORD, built_app, text_of
-from webapp import create_app
+from webapp import assets, create_app
 from webapp.extensions import db
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -81,6 +82,10 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_clien
             assert "This form has expired" in text_of(resp)
             checked.append(url)
     assert "/logout" in checked and "/settings/password" in checked
+    for write in ("/register/passkey", "/login/passkey", "/settings/passkeys", "/settings/email",
+                  "/forgot-password", "/reset-password/x", "/settings/passkeys/1/remove",
+                  "/settings/devices/1/sign-out"):
+        assert write in checked, write
     assert _row_counts() == before, "a refused request wrote something"
 
 
@@ -90,6 +95,10 @@ def test_token_authenticated_writes_refuse_requests_without_their_token(app, cli
         assert c.post("/minoxidil/push/action", json={"action": "applied"}, csrf=False).status_code in (400, 403)
         assert c.post("/minoxidil/push/action", json={"action": "applied", "token": "forged"},
                       csrf=False).status_code in (400, 403)
+
+
+def release_file(name: str) -> str:
+    return "/static/" + json.loads((assets.DIST / "manifest.json").read_text())["files"][name]
 
 
 def assert_security_headers(resp, what) -> None:
@@ -140,6 +149,9 @@ def test_security_headers_on_errors_and_json(app, client, auth_client, user):
         "api 422": client.post("/api/v1/sessions", headers=bearer, json={"needle_mm": "x"}, csrf=False),
         "healthz json": client.get("/healthz"),
         "static": client.get("/static/css/app.css"),
+        # The release's hashed files come from WhiteNoise, not Flask: the same headers.
+        "static (hashed)": client.get(release_file("css/app.css")),
+        "sprite (hashed)": client.get(release_file("vendor/icons.svg")),
     }
     for what, resp in responses.items():
         assert_security_headers(resp, what)
@@ -269,6 +281,29 @@ def _other_stage(other):
     return row
 
 
+def _other_passkey(other):
+    from webapp.models import Passkey
+
+    row = Passkey(user_id=other.id, name="their phone", credential_id=secrets.token_bytes(16),
+                  public_key=b"not-a-key", sign_count=0, transports="internal")
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _other_login_session(other):
+    from webapp.auth import sessions_service
+
+    row, _key = sessions_service.start(other, datetime_now(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0")
+    return row
+
+
+def datetime_now():
+    from webapp.clock import utcnow
+
+    return utcnow()
+
+
 def _other_token(other):
     from webapp.models import ApiToken
 
@@ -301,12 +336,16 @@ OWNED_ARGS = {
     "stage_id": lambda other, c, endpoint: _other_stage(other),
     "token_id": lambda other, c, endpoint: _other_token(other),
     "job_id": lambda other, c, endpoint: _other_export(other, c),
+    "passkey_id": lambda other, c, endpoint: _other_passkey(other),
+    "login_session_id": lambda other, c, endpoint: _other_login_session(other),
 }
 # Arguments that name no row of a user, with the value to use.
-FIXED_ARGS = {"variant": "thumb", "area": "crown"}
+FIXED_ARGS = {"variant": "thumb", "area": "crown", "side": "before"}
 # Routes not owned by a signed-in user: static files, and the calendar feed, whose
-# secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py).
-NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed"}
+# secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py);
+# the emailed links, whose signed token is the capability (tests/test_email.py: dead, used,
+# expired and forged tokens are refused).
+NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed", "auth.confirm", "auth.reset_password"}
 
 
 def _id_routes(app):
@@ -358,7 +397,8 @@ def test_every_route_with_an_id_answers_404_for_another_users_row(app, auth_clie
         checked.add((method, rule.endpoint))
     assert {("GET", "sessions.show"), ("POST", "sessions.update"), ("POST", "sessions.restore"),
             ("GET", "photos.file"), ("POST", "minoxidil.undo_dose"), ("POST", "settings.revoke_token"),
-            ("POST", "sessions.resolve_symptom"), ("POST", "photos.delete_stage")} <= checked
+            ("POST", "sessions.resolve_symptom"), ("POST", "photos.delete_stage"),
+            ("POST", "settings.remove_passkey"), ("POST", "settings.sign_out_device")} <= checked
 
 
 # Ids that travel in query strings and form fields rather than in the path.

@@ -34,6 +34,15 @@ CSP = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
+PERMISSIONS = {"camera": "(self)", "geolocation": "()", "microphone": "()"}
+
+
+def security_headers() -> dict[str, str]:
+    """What Talisman adds to the app's responses, for the static files WhiteNoise serves."""
+    csp = "; ".join(f"{key} {' '.join(v) if isinstance(v, list) else v}" for key, v in CSP.items())
+    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            "Permissions-Policy": ", ".join(f"{k}={v}" for k, v in PERMISSIONS.items())}
 
 
 class IdConverter(IntegerConverter):
@@ -103,7 +112,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         content_security_policy=CSP,
         frame_options="DENY",
         referrer_policy="same-origin",
-        permissions_policy={"camera": "(self)", "geolocation": "()", "microphone": "()"},
+        permissions_policy=PERMISSIONS,
     )
 
     from webapp import models  # noqa: F401  (register the tables)
@@ -120,12 +129,13 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp, dataio_bp):
         app.register_blueprint(bp)
 
-    from webapp import assets, doctor, errors, jobs, keys, reminders, web
+    from webapp import assets, doctor, errors, jobs, keys, mail, reminders, web
 
     web.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
     reminders.init_app(app)
+    mail.init_app(app)
     keys.init_app(app)
     jobs.init_app(app)
     doctor.init_app(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _secret_from_instance(instance: Path, name: str) -> str:
@@ -32,6 +33,15 @@ def database_url(instance: Path) -> str:
 def secret_key_fallbacks() -> list[str]:
     """Old secret keys still accepted for sessions (comma-separated), so rotating signs no one out."""
     return [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def public_url() -> str:
+    """The address people reach the app at (links in emails, the passkey relying party), no trailing slash."""
+    return os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
 
 
 def load(instance_path: str) -> dict:
@@ -105,4 +115,20 @@ def load(instance_path: str) -> dict:
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
         # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
+        # Links in emails and the passkey relying party use this address; unset = the request's own
+        # host (fine on localhost; set it in production so a forged Host header can't steer a link).
+        "PUBLIC_URL": public_url(),
+        # WebAuthn's relying party: a host name (never an IP address), the public URL's by default.
+        "WEBAUTHN_RP_ID": os.environ.get("WEBAUTHN_RP_ID") or urlsplit(public_url()).hostname or "localhost",
+        "WEBAUTHN_RP_NAME": "Rollwise",
+        # Email (Flask-Mailman). No MAIL_SERVER: messages go to the log and instance/mail/ (webapp/mail.py).
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "587")),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", "0" if _flag("MAIL_USE_SSL", "0") else "1"),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL", "0"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Rollwise <no-reply@localhost>"),
+        "MAIL_TIMEOUT": 10,
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
     }

@@ -93,9 +93,10 @@ NAV = (
 
 
 def init_app(app: Flask) -> None:
-    from webapp.auth.signin import load_user
+    from webapp.auth.signin import load_user, mark_ended_session
 
     login_manager.user_loader(load_user)
+    app.after_request(mark_ended_session)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
@@ -103,10 +104,12 @@ def init_app(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        from flask import url_for
+        from flask import g, url_for
 
         nxt = request.full_path.rstrip("?") if request.method == "GET" else None
-        return hx_redirect(url_for("auth.login", next=nxt))
+        # A session ended from another device says so on the login page.
+        ended = 1 if g.get("login_session_ended") else None
+        return hx_redirect(url_for("auth.login", next=nxt, ended=ended))
 
     app.jinja_env.globals["icon"] = icon
 

@@ -1,7 +1,7 @@
 """data jobs
 
 Revision ID: eaf86490040e
-Revises: c4d1e2f3a5b6
+Revises: 5c1e0a7d9b42
 Create Date: 2026-12-01 22:32:13.414167
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'eaf86490040e'
-down_revision = 'c4d1e2f3a5b6'
+down_revision = '5c1e0a7d9b42'
 branch_labels = None
 depends_on = None
 
