@@ -10,5 +10,5 @@ from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
 __all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "HealthProfile",
-           "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo", "PushSubscription",
-           "ReminderSend", "Stage", "Symptom", "User"]
+           "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo",
+           "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
