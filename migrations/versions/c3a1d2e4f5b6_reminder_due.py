@@ -1,7 +1,7 @@
 """each user's next reminder, stored and indexed
 
 Revision ID: c3a1d2e4f5b6
-Revises: 5c1e0a7d9b42
+Revises: eaf86490040e
 Create Date: 2026-12-01 22:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c3a1d2e4f5b6'
-down_revision = '5c1e0a7d9b42'
+down_revision = 'eaf86490040e'
 branch_labels = None
 depends_on = None
 
