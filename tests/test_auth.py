@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.support import PASSWORD, htmx, log_in, make_user, text_of
@@ -102,6 +103,28 @@ def test_login_follows_next_only_inside_the_site(client, user):
     resp = client.post("/login?next=//evil.example/x",
                        data={"email": user.email, "password": PASSWORD})
     assert resp.headers["Location"] == "/"
+
+
+EVIL_NEXT = ["//evil.example/x", "/\\evil.example/phish", "/%5Cevil.example/phish", "/%5cevil.example",
+             "/%2F%2Fevil.example", "/%2fevil.example", "https://evil.example/", "javascript:alert(1)",
+             "/\tevil", "/\x00x", "/ /evil.example", "\\\\evil.example", "evil.example", "/\nLocation: x",
+             "http:/evil.example", "/\x85x", "//", "/" + "a" * 3000]
+
+
+@pytest.mark.parametrize("target", EVIL_NEXT)
+def test_login_refuses_every_next_that_leaves_the_site_plain_and_htmx(client, user, target):
+    resp = client.post("/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD})
+    assert resp.headers["Location"] == "/"
+    client.post("/logout")
+    resp = client.post("/login", query_string={"next": target}, headers=htmx(),
+                       data={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/"
+
+
+def test_login_keeps_a_local_next_with_its_query(client, user):
+    resp = client.post("/login", query_string={"next": "/photos/area/crown?before=3"}, headers=htmx(),
+                       data={"email": user.email, "password": PASSWORD})
+    assert resp.headers["HX-Redirect"] == "/photos/area/crown?before=3"
 
 
 def test_pages_need_login(client):

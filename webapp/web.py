@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, make_response, render_template, request
 from flask_login import current_user
@@ -37,8 +38,41 @@ def hx_trigger(response: Response, *events: str) -> Response:
     return response
 
 
+_ENCODED_SLASH = re.compile(r"%(2f|5c)", re.IGNORECASE)
+MAX_NEXT = 2048
+
+
+def local_path(target: object) -> str | None:
+    """``target`` if it is a path on this site ("/settings?x=1"), else None.
+
+    Browsers read "/\\evil.example" and "//evil.example" as another host, and some decode
+    "%2F"/"%5C" or drop tabs and newlines before they do: so a backslash, an encoded slash or
+    backslash, any control character or whitespace, a scheme or a host refuses the whole value.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > MAX_NEXT:
+        return None
+    if target.startswith("//") or "\\" in target or _ENCODED_SLASH.search(target):
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def safe_next(target: object, default: str) -> str:
+    """Where to go after a form (e.g. login's ``next``): a path on this site, else ``default``."""
+    return local_path(target) or default
+
+
 def hx_redirect(location: str) -> Response:
-    """Send the browser to a new page: a full load for htmx, a 303 otherwise."""
+    """Send the browser to a new page on this site: a full load for htmx, a 303 otherwise.
+
+    Every redirect the app answers goes through here, and only to a local path: a value from
+    the request must pass safe_next first (tests/test_security.py checks every route)."""
+    if local_path(location) is None:
+        raise ValueError(f"refusing to redirect off the site: {location!r}")
     if request.htmx:
         resp = make_response("", 204)
         resp.headers["HX-Redirect"] = location

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import escape
@@ -16,18 +14,9 @@ from webapp.auth.signin import sign_in, sign_out
 from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.schemas import LoginSchema, RegisterSchema, timezone_names
-from webapp.web import field_errors, hx_redirect, render_page
+from webapp.web import field_errors, hx_redirect, render_page, safe_next
 
 WRONG_LOGIN = "That email and password don't match. Check both and try again."
-
-
-def _safe_next(target: str | None) -> str:
-    """Only ever redirect inside this site after login."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("today.index")
 
 
 def _only_posts() -> bool:
@@ -81,7 +70,7 @@ def login():
             user = db.session.scalar(select(User).where(User.email == data["email"]))
             if user is not None and user.check_password(data["password"]):
                 sign_in(user)
-                return hx_redirect(_safe_next(request.args.get("next")))
+                return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
             errors = {"_form": WRONG_LOGIN}
     return render_page("auth/login.html", status=422 if errors else 200,
                        values=values, errors=errors)
