@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
-from tests.support import PASSWORD, built_app, text_of
+from tests.support import PASSWORD, built_app, make_user, text_of
 from webapp import create_app
 from webapp.extensions import db
 
@@ -195,10 +195,64 @@ def test_session_cookie_flags(client, user):
     assert "Secure" in resp.headers.get("Set-Cookie", "Secure")
 
 
-def test_forwarded_https_from_the_proxy_marks_the_cookie_secure(client, user):
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(client, user):
     resp = client.post("/login", data={"email": user.email, "password": PASSWORD},
                        headers={"X-Forwarded-Proto": "https"})
-    assert "Secure" in resp.headers["Set-Cookie"]
+    assert "Secure" not in resp.headers["Set-Cookie"]  # TRUST_PROXY is off unless configured
+    assert create_app({"TESTING": True, "SECRET_KEY": "x"}).config["TRUST_PROXY"] is False
+
+
+def test_forwarded_https_from_a_configured_proxy_marks_the_cookie_secure(tmp_path):
+    with built_app(tmp_path, TRUST_PROXY=True) as proxied:
+        user = make_user()
+        resp = proxied.test_client().post("/login", data={"email": user.email, "password": PASSWORD},
+                                          headers={"X-Forwarded-Proto": "https"})
+        assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_a_new_x_forwarded_for_each_attempt_does_not_escape_the_limits(limited_app):
+    client = limited_app.test_client()
+    codes = [client.post("/login", data={"email": "a@example.com", "password": "x"},
+                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(6)]
+    assert codes == [422, 422, 422, 429, 429, 429]
+
+
+@pytest.fixture
+def account_limited_app(tmp_path, clock):
+    # The per-address limit is off: the per-account one must hold on its own.
+    with built_app(tmp_path, CLOCK=clock, LOGIN_ACCOUNT_MAX_FAILURES=10, LOGIN_ACCOUNT_WINDOW_MINUTES=15) as app:
+        yield app
+
+
+def test_wrong_passwords_are_limited_per_account_from_any_address(account_limited_app, clock):
+    from webapp.models import LoginFailure
+
+    user = make_user()
+    clients = [account_limited_app.test_client() for _ in range(12)]  # a botnet: a new client each time
+    for i, c in enumerate(clients[:10]):
+        clock.advance(seconds=30)
+        assert c.post("/login", data={"email": user.email, "password": f"guess {i}"}).status_code == 422
+    resp = clients[10].post("/login", data={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 429
+    # The first failure was 4.5 minutes ago and the window is 15 minutes: 10.5 minutes to wait.
+    assert "Too many attempts for this account: try again in 11 minutes." in text_of(resp)
+    assert f'value="{user.email}"' in resp.get_data(as_text=True)  # what was typed stays
+    # Other accounts are not affected.
+    other = make_user("ben@example.com")
+    assert clients[11].post("/login", data={"email": other.email, "password": PASSWORD}).status_code == 303
+    # The lock is short: once the oldest failure leaves the window, the owner gets in.
+    clock.advance(minutes=11)
+    assert clients[10].post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    # A right password starts the count over; the table keeps no addresses.
+    assert db.session.scalar(select(LoginFailure).where(LoginFailure.account_key.contains("@"))) is None
+
+
+def test_the_account_limit_counts_unknown_addresses_alike(account_limited_app):
+    client = account_limited_app.test_client()
+    for _ in range(10):
+        client.post("/login", data={"email": "nobody@example.com", "password": "x"})
+    resp = client.post("/login", data={"email": "nobody@example.com", "password": "x"})
+    assert resp.status_code == 429 and "Too many attempts for this account" in text_of(resp)
 
 
 # ---- another user's ids: 404 on every route that takes one ------------------------------------

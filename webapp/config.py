@@ -71,6 +71,10 @@ def load(instance_path: str) -> dict:
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
-        # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
-        "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
+        # Wrong passwords per account (any address), counted in the database: see webapp/auth/attempts.py.
+        "LOGIN_ACCOUNT_MAX_FAILURES": int(os.environ.get("LOGIN_ACCOUNT_MAX_FAILURES", "10")),
+        "LOGIN_ACCOUNT_WINDOW_MINUTES": int(os.environ.get("LOGIN_ACCOUNT_WINDOW_MINUTES", "15")),
+        # X-Forwarded-* are believed only when the operator says a proxy sets them (TRUST_PROXY=1):
+        # otherwise any client could pick its own address and escape the per-address limits.
+        "TRUST_PROXY": os.environ.get("TRUST_PROXY", "0") == "1",
     }

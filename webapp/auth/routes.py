@@ -9,8 +9,9 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.auth import bp
+from webapp.auth import attempts, bp
 from webapp.auth.signin import sign_in, sign_out
+from webapp.clock import utcnow
 from webapp.extensions import db, limiter
 from webapp.models import User
 from webapp.schemas import LoginSchema, RegisterSchema, timezone_names
@@ -61,18 +62,27 @@ def login():
         return redirect(url_for("today.index"))
     values = {"email": request.form.get("email", "")}
     errors: dict[str, str] = {}
+    status = 422
     if request.method == "POST":
         try:
             data = LoginSchema().load(request.form.to_dict())
         except ValidationError as err:
             errors = field_errors(err)
         else:
-            user = db.session.scalar(select(User).where(User.email == data["email"]))
-            if user is not None and user.check_password(data["password"]):
-                sign_in(user)
-                return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
-            errors = {"_form": WRONG_LOGIN}
-    return render_page("auth/login.html", status=422 if errors else 200,
+            now = utcnow()
+            wait = attempts.locked_for(data["email"], now)
+            if wait is not None:
+                status = 429
+                errors = {"_form": f"Too many attempts for this account: try again in {attempts.wait_words(wait)}."}
+            else:
+                user = db.session.scalar(select(User).where(User.email == data["email"]))
+                if user is not None and user.check_password(data["password"]):
+                    attempts.clear(data["email"])
+                    sign_in(user)
+                    return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
+                attempts.record_failure(data["email"], now)
+                errors = {"_form": WRONG_LOGIN}
+    return render_page("auth/login.html", status=status if errors else 200,
                        values=values, errors=errors)
 
 

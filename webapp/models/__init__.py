@@ -1,11 +1,12 @@
 """SQLAlchemy 2.0 typed models, one module per feature. Every row belongs to a user."""
 
 from webapp.models.api import ApiToken
-from webapp.models.login_sessions import LoginSession
+from webapp.models.login_sessions import LoginFailure, LoginSession
 from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
 from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "LoginSession", "MinoxidilRegimen",
-           "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "LoginFailure", "LoginSession",
+           "MinoxidilRegimen", "NeedlingSession", "Photo", "PushSubscription", "ReminderSend", "Stage", "Symptom",
+           "User"]
