@@ -6,7 +6,6 @@ from flask import current_app, make_response, redirect, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import escape
 from marshmallow import ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.auth import attempts, bp
@@ -75,8 +74,8 @@ def login():
                 status = 429
                 errors = {"_form": f"Too many attempts for this account: try again in {attempts.wait_words(wait)}."}
             else:
-                user = db.session.scalar(select(User).where(User.email == data["email"]))
-                if user is not None and user.check_password(data["password"]):
+                user = User.authenticate(data["email"], data["password"])
+                if user is not None:
                     attempts.clear(data["email"])
                     sign_in(user)
                     return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
