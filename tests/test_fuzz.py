@@ -256,7 +256,8 @@ def test_calendar_addresses(client, world, secret):
 
 
 # Writes whose only input is the URL (or nothing): covered by the CSRF and id suites in tests/test_security.py.
-NO_FIELDS = {"/logout", "/settings/calendar", "/settings/calendar/revoke", "/settings/reminders/test",
+NO_FIELDS = {"/logout", "/settings/sign-out-others", "/settings/calendar", "/settings/calendar/revoke",
+             "/settings/reminders/test",
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",

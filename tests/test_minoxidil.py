@@ -305,10 +305,10 @@ def test_forged_or_foreign_push_actions_are_refused(app, user, other_user, auth_
     assert doses() == 0
 
 
-def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client):
+def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client, public_dns):
     bad = auth_client.post("/minoxidil/push/subscribe", json={"endpoint": "http://evil", "keys": {}})
     assert bad.status_code == 422
-    sub = {"endpoint": "https://push.example.com/abc", "keys": {"p256dh": "x" * 87, "auth": "y" * 22}}
+    sub = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {"p256dh": "x" * 87, "auth": "y" * 22}}
     assert auth_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
     assert auth_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
     assert other_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
@@ -316,6 +316,15 @@ def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client
     rows = db.session.scalars(select(PushSubscription)).all()
     assert len(rows) == 1
     assert auth_client.post("/minoxidil/push/subscribe", json=sub, csrf=False).status_code == 400
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    """Every name resolves to one public address (the tests run without DNS)."""
+    import socket
+
+    monkeypatch.setattr("webapp.push_endpoints.socket.getaddrinfo",
+                        lambda host, port, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("142.250.1.1", port))])
 
 
 # ---- calendar feed --------------------------------------------------------------------

@@ -64,7 +64,8 @@ class MockPushService:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.host = f"127.0.0.1:{self.server.server_port}"
+        self.url = f"http://{self.host}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -91,9 +92,11 @@ class Browser:
 
 
 @pytest.fixture
-def push_service(monkeypatch):
+def push_service(app, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     service = MockPushService()
+    # A local, plain-http push service is refused unless configured (webapp/push_endpoints.py).
+    app.config["PUSH_ALLOW_HOSTS_FOR_TESTS"] = [service.host]
     yield service
     service.close()
 

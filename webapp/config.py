@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from webapp.push_endpoints import DEFAULT_PUSH_SERVICE_HOSTS
+
 
 def _secret_from_instance(instance: Path, name: str) -> str:
     """Read a generated secret from instance/, creating it on first run."""
@@ -71,6 +73,12 @@ def load(instance_path: str) -> dict:
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
+        # Push services the server may send reminders to (webapp/push_endpoints.py); "*.x" = any name under x.
+        "PUSH_SERVICE_HOSTS": [h.strip() for h in os.environ.get(
+            "PUSH_SERVICE_HOSTS", ",".join(DEFAULT_PUSH_SERVICE_HOSTS)).split(",") if h.strip()],
+        # Tests only: "127.0.0.1:PORT" of a mock push service, allowed though it is local and plain http.
+        "PUSH_ALLOW_HOSTS_FOR_TESTS": [h.strip() for h in os.environ.get(
+            "PUSH_ALLOW_HOSTS_FOR_TESTS", "").split(",") if h.strip()],
         # Wrong passwords per account (any address), counted in the database: see webapp/auth/attempts.py.
         "LOGIN_ACCOUNT_MAX_FAILURES": int(os.environ.get("LOGIN_ACCOUNT_MAX_FAILURES", "10")),
         "LOGIN_ACCOUNT_WINDOW_MINUTES": int(os.environ.get("LOGIN_ACCOUNT_WINDOW_MINUTES", "15")),

@@ -32,6 +32,7 @@ from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.faults import fault_point
 from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
+from webapp.push_endpoints import check_endpoint
 
 CLAIM_LEASE = timedelta(minutes=1)
 SNOOZE = timedelta(minutes=30)
@@ -119,6 +120,7 @@ class PushGone(Exception):
 def send_push(sub: PushSubscription, payload: dict, topic: str) -> None:
     """Encrypt (aes128gcm) and send one push with a VAPID signature; raise PushGone on 404/410."""
     cfg = current_app.config
+    check_endpoint(sub.endpoint)  # again right before sending: DNS answers change
     try:
         webpush(
             subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},

@@ -19,6 +19,7 @@ from webapp.extensions import csrf, db
 from webapp.minoxidil import bp, calendar, service
 from webapp.minoxidil.schemas import TIME_FIELDS, DoseSchema, RegimenSchema
 from webapp.models import DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend, User
+from webapp.push_endpoints import endpoint_problem
 from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
 
 
@@ -295,6 +296,9 @@ def push_subscribe():
             or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100
             or not _storable(endpoint, keys["p256dh"], keys["auth"])):
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        return jsonify(error=problem), 422
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is not None and sub.user_id != current_user.id:
         db.session.delete(sub)  # the phone changed hands: the endpoint follows the signed-in user
