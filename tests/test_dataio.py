@@ -673,7 +673,8 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
                    "minoxidil_doses", "photos", "stages"}
 NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
-                "reminder_sends"}  # the sender's own bookkeeping, rebuilt from the schedule
+                "reminder_sends",  # the sender's own bookkeeping, rebuilt from the schedule
+                "login_sessions"}  # signed-in browsers: they sign in again on the new account
 
 
 def test_every_user_owned_table_is_exported_or_deliberately_left_out():
@@ -721,3 +722,83 @@ def test_a_write_racing_the_import_refuses_it_whole_with_try_again(other_client,
     resp = import_file(other_client, make_zip(export_dict()))
     monkeypatch.undo()
     refused(resp, 409, "Something was saved to your account at the same moment.", "Try the import again.")
+
+
+# ---- formula injection and anchored ids (issue 11) ------------------------------------------------
+
+def _bearer(user) -> dict:
+    from webapp.models import ApiToken
+
+    row, token = ApiToken.issue(user.id, "Shortcuts")
+    db.session.add(row)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "\r=1",
+            "\n=1"]
+
+
+def test_every_csv_cell_is_escaped_whatever_its_column(auth_client, user, clock):
+    # Rows stored before the id rules (or by a future channel) must not turn into formulas either.
+    at = datetime(2026, 3, 9, 7, tzinfo=UTC)
+    for i, text in enumerate(FORMULAS):
+        db.session.add(DoseLog(user_id=user.id, client_id=text + f"{i:08}", slot_at=at.replace(day=i + 1),
+                               applied_at=at, source=text[:16], created_at=at))
+        db.session.add(NeedlingSession(user_id=user.id, client_id=text + f"{i:08}", needle_mm=0.25,
+                                       performed_at=at.replace(day=i + 1), location="home", areas=["crown"],
+                                       notes=text, override_reason=text))
+    db.session.commit()
+    for path in ("/settings/export/doses.csv", "/settings/export/sessions.csv"):
+        rows = list(csv.reader(io.StringIO(auth_client.get(path).get_data(as_text=True))))
+        cells = [c for row in rows[1:] for c in row]
+        assert len(rows) == len(FORMULAS) + 1
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\n")], path
+        assert any(c.startswith("'=HYPERLINK") for c in cells)
+    zf = export_zip(auth_client)
+    for name in ("doses.csv", "sessions.csv"):
+        cells = [c for row in list(csv.reader(io.StringIO(zf.read(name).decode())))[1:] for c in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], name
+
+
+@pytest.mark.parametrize("client_id", ['=HYPERLINK("http://evil.example","x")', "abcd\nefgh", "abc defgh",
+                                       "abcdefghé", "-=cmd|abc"])
+def test_client_ids_from_the_api_and_pages_are_plain_and_anchored(app, auth_client, user, clock, client_id):
+    headers = _bearer(user)
+    api = app.test_client()
+    resp = api.post("/api/v1/doses", headers=headers, json={"client_id": client_id})
+    assert resp.status_code == 422, resp.get_json()
+    resp = api.post("/api/v1/sessions", headers=headers, json={"client_id": client_id, "needle_mm": 0.25,
+                                                               "location": "home", "areas": ["crown"]})
+    assert resp.status_code == 422, resp.get_json()
+    resp = auth_client.post("/minoxidil/doses", headers=htmx(), data={"client_id": client_id})
+    assert resp.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(DoseLog)) == 0
+    assert db.session.scalar(select(func.count()).select_from(NeedlingSession)) == 0
+
+
+def test_an_export_with_an_id_ending_in_a_newline_is_refused(other_client, nothing_changes):
+    for key, record in (("sessions", 0), ("doses", 0), ("stages", 0)):
+        data = export_dict()
+        data[key][record]["client_id"] += "\n"
+        refused(import_file(other_client, make_zip(data)), 422)
+    data = export_dict()
+    data["devices"][0]["ref"] += "\n"
+    refused(import_file(other_client, make_zip(data)), 422)
+
+
+def test_id_patterns_refuse_a_trailing_newline_everywhere():
+    """"$" matches before a final newline; every pattern in the app ends with \\Z instead."""
+    from pathlib import Path
+
+    from marshmallow import ValidationError, validate
+
+    from webapp.schemas import CLIENT_ID
+
+    with pytest.raises(ValidationError):
+        validate.Regexp(CLIENT_ID)("abcdefgh\n")
+    root = Path(__file__).resolve().parent.parent / "webapp"
+    dollar = re.compile(r"""r["'][^"'\n]*\$["']""")
+    found = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.py")
+             for m in dollar.finditer(p.read_text())]
+    assert found == [], "anchor these patterns with \\A and \\Z"

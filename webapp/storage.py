@@ -19,7 +19,7 @@ from typing import BinaryIO, Protocol
 
 from flask import current_app
 
-KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg)$")
+KEY = re.compile(r"\A[A-Za-z0-9_-]{20,64}\.(jpg)\Z")
 
 
 @dataclass
