@@ -15,6 +15,7 @@ from decimal import Decimal
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from webapp import doses as d
+from webapp.models.minoxidil import DOSE_SOURCES
 from webapp.photos.service import ASSESSORS, SCALES
 from webapp.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
 from webapp.schemas import CLIENT_ID, _valid_timezone
@@ -24,7 +25,6 @@ FORMAT_VERSION = 1
 CLIENT_ID_RULE = validate.Regexp(CLIENT_ID, error="Use 8 to 64 letters, digits or -.")
 REF = r"\A[A-Za-z0-9_-]{1,64}\Z"
 PHOTO_FILE = r"\Aphotos/[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}\.jpg\Z"
-DOSE_SOURCES = ("app", "push", "backfill")
 # Dates outside this window are a typo or a hand edit gone wrong, and years near
 # 9999 would overflow when converted to UTC.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)

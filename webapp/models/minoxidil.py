@@ -12,6 +12,9 @@ from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime
 
+# Every way a dose gets logged: the card, a notification's button, the history (backfill), the API.
+# An export carries the source and import accepts each of them (a backup must restore).
+DOSE_SOURCES = ("app", "push", "backfill", "api")
 
 class MinoxidilRegimen(db.Model):
     """One version of the user's regimen. A change adds a version effective from
@@ -42,7 +45,7 @@ class DoseLog(db.Model):
     client_id: Mapped[str] = mapped_column(String(64))
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    source: Mapped[str] = mapped_column(String(16), default="app")  # app | push | backfill | api
+    source: Mapped[str] = mapped_column(String(16), default="app")  # one of DOSE_SOURCES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
