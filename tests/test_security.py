@@ -429,3 +429,81 @@ def test_ids_in_queries_and_forms_are_checked_too(app, auth_client, other_client
         resp = auth_client.post(path, data={**(extra or {}), param: str(row.id)})
     assert resp.status_code == 404, (path, resp.status_code)
     assert db.session.scalar(select(func.count()).select_from(Stage)) == stages
+
+
+# ---- numbers in query strings: one strict parser (web.number_arg) ------------------------------
+
+# Query parameters that are text, not numbers; every other one must be read with web.number_arg.
+TEXT_QUERY_PARAMS = {"next", "area", "month", "bye", "deleted"}
+BAD_NUMBERS = ["²", "٣", "١٢", "1\n", " 1", "1 ", "+1", "-1", "0", "0x1", "1.0", "1e3", "99999999999",
+               "2147483648", "1,2", "", "%"]
+
+
+def _webapp_sources():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "webapp"
+    return [(p.relative_to(root), p.read_text()) for p in root.rglob("*.py")]
+
+
+def _query_params_read() -> set[str]:
+    names = set()
+    for _, text in _webapp_sources():
+        names |= set(re.findall(r"""request\.args(?:\.get\(|\[)\s*["'](\w+)["']""", text))
+        names |= set(re.findall(r"""number_arg\(\s*["'](\w+)["']""", text))
+    return names | {"a", "b"}  # photos.compare reads these two in a loop
+
+
+def test_numbers_in_query_strings_are_read_only_by_the_strict_parser():
+    """A new route that reads a number from the query any other way fails here."""
+    offenders = []
+    for path, text in _webapp_sources():
+        for m in re.finditer(r"""request\.args(?:\.get\(|\[)\s*["'](\w+)["']""", text):
+            if m.group(1) not in TEXT_QUERY_PARAMS:
+                offenders.append(f"{path}: {m.group(0)} (read numbers with web.number_arg)")
+        for m in re.finditer(r"\.isdigit\(\)|\.isnumeric\(\)|\.isdecimal\(\)|int\(request\.", text):
+            offenders.append(f"{path}: {m.group(0)} (takes '²'; use web.number_arg or web.id_param)")
+    assert offenders == []
+
+
+NUMERIC_QUERIES = [("/photos/area/crown", "before"), ("/photos/new", "session_id"), ("/photos/compare", "a"),
+                   ("/photos/compare", "b"), ("/history/more", "before")]
+
+
+@pytest.mark.parametrize(("path", "param"), NUMERIC_QUERIES)
+def test_a_malformed_number_in_a_query_is_a_clear_400(auth_client, path, param):
+    # /photos/area/crown?before=² answered 500: "²".isdigit() is True, int("²") raises.
+    for value in BAD_NUMBERS:
+        resp = auth_client.get(path, query_string={param: value})
+        if value == "" and path != "/history/more":
+            assert resp.status_code == 200  # empty means "not given"
+        elif value in ("0", "2147483648", "99999999999"):
+            assert resp.status_code in (400, 404), (path, param, value, resp.status_code)
+        else:
+            assert resp.status_code == 400, (path, param, value, resp.status_code)
+            assert "didn't work" in text_of(resp)
+
+
+def test_the_api_says_which_number_is_wrong(app, client, user):
+    from webapp.models import ApiToken
+
+    row, token = ApiToken.issue(user.id, "t")
+    db.session.add(row)
+    db.session.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    for value in ("²", "0", "201", "1\n"):
+        resp = client.get("/api/v1/sessions", query_string={"limit": value}, headers=bearer)
+        assert resp.status_code == 400 and "limit must be a whole number from 1 to 200." in resp.get_json()["message"]
+    resp = client.get("/api/v1/sessions", query_string={"before": "٣"}, headers=bearer)
+    assert resp.status_code == 400
+
+
+def test_every_get_route_survives_odd_values_in_every_query_parameter(app, auth_client):
+    names = _query_params_read()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or set()) or rule.endpoint == "static":
+            continue
+        url = _url_for_rule(rule)
+        for value in ("²", "99999999999", "1\n", "-1"):
+            resp = auth_client.get(url, query_string=dict.fromkeys(names, value))
+            assert resp.status_code < 500, (url, value, resp.status_code)

@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, make_response, render_template, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from flask_login import current_user
 from markupsafe import Markup, escape
 from marshmallow import ValidationError
@@ -26,7 +26,7 @@ def render_page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on PostgreSQL
-_ID = re.compile(r"[0-9]{1,10}")
+_ID = re.compile(r"[0-9]{1,10}")  # with fullmatch: ASCII digits only, the whole text
 
 
 def hx_trigger(response: Response, *events: str) -> Response:
@@ -89,6 +89,22 @@ def id_param(raw: str | None) -> int | None:
         return None
     number = int(raw)
     return number if 0 < number <= MAX_ID else None
+
+
+def number_arg(name: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """A whole number from the query string, or None when it is absent or empty.
+
+    The one parser for numeric query parameters (ids, page sizes): ASCII digits only (str.isdigit
+    also takes "²", which int() then refuses with a 500), at most 10 of them, between ``low`` and
+    ``high``. Anything else answers 400 with a sentence saying what is expected.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    number = int(raw) if _ID.fullmatch(raw) else None
+    if number is None or not low <= number <= high:
+        abort(400, description=f"{name} must be a whole number from {low} to {high}.")
+    return number
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:
