@@ -686,15 +686,15 @@ def test_secrets_never_leave_in_an_export(auth_client, user, clock):
     from webapp.models import ApiToken, CalendarToken, PushSubscription
 
     row, token = ApiToken.issue(user.id, "Shortcuts")
-    calendar = CalendarToken(user_id=user.id, token="calendar-secret-" + uuid.uuid4().hex)
+    calendar, calendar_secret = CalendarToken.issue(user.id, clock())
     push = PushSubscription(user_id=user.id, endpoint="https://push.example.com/secret-endpoint", p256dh="p" * 40,
                             auth="secret-auth")
     db.session.add_all([row, calendar, push])
     db.session.commit()
     zf = export_zip(auth_client)
     blob = b"".join(zf.read(n) for n in zf.namelist()).decode("utf-8", "replace")
-    for secret in (token, row.token_hash, calendar.token, "secret-endpoint", "secret-auth", user.password_hash,
-                   user.email):
+    for secret in (token, row.token_hash, calendar_secret, calendar.token_hash, "secret-endpoint", "secret-auth",
+                   user.password_hash, user.email):
         assert secret not in blob
 
 

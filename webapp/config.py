@@ -73,6 +73,11 @@ def load(instance_path: str) -> dict:
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
+        # Where users reach the app, for addresses shown to them (the calendar feed): never taken
+        # from the request's Host or X-Forwarded-Host. SERVER_NAME is used when PUBLIC_URL is unset.
+        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or (
+            f"https://{os.environ['SERVER_NAME']}" if os.environ.get("SERVER_NAME")
+            else f"http://localhost:{os.environ.get('PORT', '5000')}"),
         # Push services the server may send reminders to (webapp/push_endpoints.py); "*.x" = any name under x.
         "PUSH_SERVICE_HOSTS": [h.strip() for h in os.environ.get(
             "PUSH_SERVICE_HOSTS", ",".join(DEFAULT_PUSH_SERVICE_HOSTS)).split(",") if h.strip()],

@@ -66,6 +66,14 @@ def safe_next(target: object, default: str) -> str:
     return local_path(target) or default
 
 
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute address to show the user (the calendar feed): the configured PUBLIC_URL plus
+    the path, never the request's Host or X-Forwarded-Host, which a client can choose."""
+    from flask import current_app, url_for
+
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
 def hx_redirect(location: str) -> Response:
     """Send the browser to a new page on this site: a full load for htmx, a 303 otherwise.
 

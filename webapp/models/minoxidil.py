@@ -3,6 +3,8 @@ reminder sends and the private calendar token."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -92,7 +94,20 @@ class CalendarToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the secret in the feed's address: the address is shown once, when it is made,
+    # and a copy of the table opens no feed (like API tokens).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def issue(cls, user_id: int, now: datetime) -> tuple[CalendarToken, str]:
+        """A new feed token row and its secret, which is shown once and never stored."""
+        secret = secrets.token_urlsafe(24)
+        return cls(user_id=user_id, token_hash=hash_calendar_secret(secret), created_at=now), secret
+
+
+def hash_calendar_secret(secret: str) -> str:
+    # 192 random bits: a fast hash is enough, nothing to brute-force.
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
