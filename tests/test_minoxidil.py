@@ -431,7 +431,8 @@ def test_the_feed_address_comes_from_the_configured_public_url_never_from_reques
     set_regimen(auth_client)
     app.config["PUBLIC_URL"] = "https://rollwise.example"
     for headers in ({"X-Forwarded-Host": "evil.example"},
-                    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http", "Forwarded": "host=evil.example"}):
+                    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+                     "Forwarded": "host=evil.example"}):
         resp = auth_client.post("/settings/calendar", headers=htmx(**headers))
         html = resp.get_data(as_text=True)
         assert "evil.example" not in html
