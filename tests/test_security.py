@@ -507,3 +507,25 @@ def test_every_get_route_survives_odd_values_in_every_query_parameter(app, auth_
         for value in ("²", "99999999999", "1\n", "-1"):
             resp = auth_client.get(url, query_string=dict.fromkeys(names, value))
             assert resp.status_code < 500, (url, value, resp.status_code)
+
+
+def test_imports_are_rate_limited_per_account(tmp_path):
+    import io
+
+    with built_app(tmp_path, RATELIMIT_ENABLED=True, IMPORT_RATE_LIMIT="2 per hour") as app:
+        from tests.support import log_in
+
+        make_user()
+        make_user("ben@example.com")
+        ana, ben = app.test_client(), app.test_client()
+        log_in(ana, "ana@example.com")
+        log_in(ben, "ben@example.com")
+
+        def send(client):
+            return client.post("/settings/import", data={"file": (io.BytesIO(b"{}"), "rollwise.json")},
+                               content_type="multipart/form-data", headers={"HX-Request": "true"})
+
+        assert [send(ana).status_code for _ in range(2)] == [422, 422]  # refused files count too
+        resp = send(ana)
+        assert resp.status_code == 429 and re.search(r"try again in \d+ minutes", text_of(resp))
+        assert send(ben).status_code == 422  # another account is not affected

@@ -69,6 +69,8 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),
         "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
+        # Imports per account: each one unpacks, hashes and processes up to IMPORT_MAX_MB.
+        "IMPORT_RATE_LIMIT": os.environ.get("IMPORT_RATE_LIMIT", "10 per hour"),
         # Names the service worker's caches; unset = a hash of the static files (webapp/pwa).
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
