@@ -529,3 +529,79 @@ def test_imports_are_rate_limited_per_account(tmp_path):
         resp = send(ana)
         assert resp.status_code == 429 and re.search(r"try again in \d+ minutes", text_of(resp))
         assert send(ben).status_code == 422  # another account is not affected
+
+
+# ---- sessions end on the server: a cookie replayed after logout opens no page ----------------------
+
+def _get_routes(app):
+    for rule in app.url_map.iter_rules():
+        if "GET" in (rule.methods or set()) and rule.endpoint != "static" and not rule.rule.startswith("/api/"):
+            yield rule
+
+
+def test_a_cookie_replayed_after_logout_gets_what_a_stranger_gets_on_every_page(app, client, user):
+    from tests.support import log_in
+
+    browser = app.test_client()
+    log_in(browser, user.email)
+    copied = browser.get_cookie("rollwise_session").value
+    assert browser.get("/settings").status_code == 200
+    assert browser.post("/logout").status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("rollwise_session", copied)
+    checked = 0
+    for rule in _get_routes(app):
+        url = _url_for_rule(rule)
+        for headers in ({}, {"HX-Request": "true"}):
+            stranger, replayed = client.get(url, headers=headers), thief.get(url, headers=headers)
+            assert (replayed.status_code, replayed.headers.get("Location"), replayed.headers.get("HX-Redirect")) == (
+                stranger.status_code, stranger.headers.get("Location"), stranger.headers.get("HX-Redirect")), url
+            assert user.email not in replayed.get_data(as_text=True), url
+            checked += 1
+    assert checked > 20
+    # ... and a write with the replayed cookie and its still-valid CSRF token is refused too.
+    resp = thief.post("/settings/timezone", data={"timezone": "UTC"})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/login")
+
+
+# ---- redirects stay on this site ------------------------------------------------------------------
+
+OFF_SITE = ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example", "https://evil.example/", "/\t/evil.example"]
+
+
+def _off_site(location: str | None) -> bool:
+    from webapp.web import local_path
+
+    return location is not None and local_path(location) is None
+
+
+def test_no_route_redirects_off_the_site(app, client, auth_client, user):
+    for rule in _get_routes(app):
+        url = _url_for_rule(rule)
+        for c in (client, auth_client):
+            for target in OFF_SITE:
+                for headers in ({}, {"HX-Request": "true"}):
+                    resp = c.get(url, query_string={"next": target}, headers=headers)
+                    assert not _off_site(resp.headers.get("Location")), (url, target)
+                    assert not _off_site(resp.headers.get("HX-Redirect")), (url, target)
+    for target in OFF_SITE:
+        for headers in ({}, {"HX-Request": "true"}):
+            fresh = app.test_client()
+            resp = fresh.post("/login", query_string={"next": target}, headers=headers,
+                              data={"email": user.email, "password": PASSWORD})
+            assert (resp.headers.get("Location") or resp.headers.get("HX-Redirect")) == "/"
+
+
+def test_redirects_are_made_only_by_the_safe_helper():
+    """Every redirect goes through web.hx_redirect (which refuses any address off the site) or
+    flask.redirect(url_for(...)); a route redirecting to request data any other way fails here."""
+    offenders = []
+    for path, text in _webapp_sources():
+        for m in re.finditer(r"\bredirect\((?!url_for\()[^)]*", text):
+            if str(path) == "web.py" or m.group(0).startswith("redirect(location"):
+                continue
+            offenders.append(f"{path}: {m.group(0)}")
+        if "web.py" not in str(path):
+            for m in re.finditer(r"""headers\[["'](Location|HX-Redirect|HX-Location)["']\]\s*=""", text):
+                offenders.append(f"{path}: {m.group(0)}")
+    assert offenders == []
