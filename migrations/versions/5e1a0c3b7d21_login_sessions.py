@@ -1,5 +1,4 @@
-"""login sessions and failures: signed-in browsers kept on the server (logout and a password change
-end them), and wrong passwords counted per account
+"""login sessions: signed-in browsers kept on the server, so logout and a password change end them
 
 Revision ID: 5e1a0c3b7d21
 Revises: 707ba9b1d578
@@ -33,22 +32,9 @@ def upgrade():
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_sessions_user_id'), ['user_id'], unique=False)
     # Cookies signed before this release name no login session: everyone signs in once more.
-    op.create_table('login_failures',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_key', sa.String(length=64), nullable=False),
-    sa.Column('failed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_login_failures'))
-    )
-    with op.batch_alter_table('login_failures', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_failures_account_key'), ['account_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_login_failures_failed_at'), ['failed_at'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('login_failures', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_login_failures_failed_at'))
-        batch_op.drop_index(batch_op.f('ix_login_failures_account_key'))
-    op.drop_table('login_failures')
     with op.batch_alter_table('login_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_login_sessions_user_id'))
     op.drop_table('login_sessions')

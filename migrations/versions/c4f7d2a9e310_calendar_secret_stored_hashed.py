@@ -1,7 +1,7 @@
 """calendar secret stored hashed: existing feed addresses keep working (their secrets are hashed here)
 
 Revision ID: c4f7d2a9e310
-Revises: 5e1a0c3b7d21
+Revises: 9d3b6e1f4a72
 Create Date: 2026-12-01 22:50:00.000000
 
 """
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c4f7d2a9e310'
-down_revision = '5e1a0c3b7d21'
+down_revision = '9d3b6e1f4a72'
 branch_labels = None
 depends_on = None
 
