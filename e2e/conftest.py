@@ -12,9 +12,15 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from e2e.support import LiveClock, LiveServer, chromium_executable
-from webapp import create_app
+from webapp import assets, create_app
 
 DEVICES = ("Pixel 7", "iPhone 14")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_built():
+    """The tests see the scripts and styles as they are now: rebuilt when a source changed."""
+    assets.ensure_built()
 
 
 @pytest.fixture(scope="session")

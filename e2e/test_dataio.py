@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from e2e.support import SCREENSHOTS, check_page, register
 from webapp.extensions import db
-from webapp.models import Device, DoseLog, NeedlingSession, User
+from webapp.models import Device, DoseLog, MinoxidilRegimen, NeedlingSession, User
 from webapp.photos.service import save_upload
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -42,9 +42,11 @@ def seed(app, email: str) -> None:
         clinic = NeedlingSession(user_id=user.id, client_id=str(uuid.uuid4()), performed_at=berlin(2026, 2, 20, 10),
                                  needle_mm=Decimal("1.5"), location="clinic", areas=["hairline_left"],
                                  applied_after="prp")
+        routine = MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL", times=["08:00", "20:00"],
+                                   start_date=berlin(2026, 3, 1, 0).date(), effective_from=berlin(2026, 3, 1, 0))
         dose = DoseLog(user_id=user.id, client_id=str(uuid.uuid4()), slot_at=berlin(2026, 3, 9, 8),
                        applied_at=berlin(2026, 3, 9, 8, 5))
-        db.session.add_all([roller, home, clinic, dose])
+        db.session.add_all([roller, home, clinic, routine, dose])
         db.session.commit()
         save_upload(user_id=user.id, client_id=str(uuid.uuid4()), area="crown", session_id=home.id,
                     data=buf.getvalue(), tz=user.timezone)
@@ -93,7 +95,7 @@ def test_download_everything_then_import_it_into_a_second_account(page: Page, li
     section.get_by_role("button", name="Import", exact=True).click()
     result = section.locator("#import-result")
     expect(result).to_contain_text("Imported 2 sessions, 1 dose, 1 photo; 0 already there.")
-    expect(result).to_contain_text("Also 1 device.")
+    expect(result).to_contain_text("Also 1 device and 1 regimen version.")
     expect(section.locator("#data-summary")).to_contain_text("2 sessions, 1 dose and 1 photo")  # refreshed in place
     assert page.evaluate("window.__sameDocument") is True
     check_page(page, "settings-imported")
@@ -102,7 +104,7 @@ def test_download_everything_then_import_it_into_a_second_account(page: Page, li
     # Importing the same file again adds nothing.
     section.get_by_label("Export file (.zip or .json)").set_input_files(str(path))
     section.get_by_role("button", name="Import", exact=True).click()
-    expect(result).to_contain_text("Nothing new to import: all 5 records were already there.")
+    expect(result).to_contain_text("Nothing new to import: all 6 records were already there.")
 
     # A file that isn't an export: refused, with what to do.
     bad = tmp_path / "holiday.txt"

@@ -15,14 +15,23 @@ from webapp.models import User
 
 PIXEL = pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
 
-# Resolves once the worker is active: then it controls this page (clients.claim) or, if the
-# page loaded in the instant between, the next load.
+# Resolves once the worker is active: the first worker takes over open pages (clients.claim
+# on activate) or, if the page loaded in the instant between, the next load does.
 CONTROLLED = """() => navigator.serviceWorker.ready.then(() => new Promise(resolve => {
     if (navigator.serviceWorker.controller) return resolve(true);
     navigator.serviceWorker.addEventListener('controllerchange', () => resolve(true), {once: true});
     setTimeout(() => resolve(!!navigator.serviceWorker.controller), 2000);
 }))"""
 CACHE_NAMES = "caches.keys()"
+# Resolves true once a new worker has installed and waits (up to 10 s).
+WAITING = """async () => {
+    const deadline = Date.now() + 10000;
+    for (;;) {
+        const r = await navigator.serviceWorker.getRegistration();
+        if ((r && r.waiting) || Date.now() > deadline) return !!(r && r.waiting);
+        await new Promise(res => setTimeout(res, 50));
+    }
+}"""
 
 
 @pytest.fixture
@@ -111,11 +120,13 @@ def test_service_worker_controls_the_page_after_the_first_load(page: Page):
     names = page.evaluate(CACHE_NAMES)
     assert any(n.startswith("rollwise-shell-") for n in names), names
     # The app shell is on the phone: the stylesheet and the offline page answer from the cache.
-    cached = page.evaluate("""async () => {
+    css = page.locator("link[rel=stylesheet]").get_attribute("href")
+    assert re.fullmatch(r"/static/css/app\.[A-Z0-9]{8}\.css", css)  # the hashed name the page uses
+    cached = page.evaluate("""async (css) => {
         const shell = (await caches.keys()).find(n => n.startsWith('rollwise-shell-'));
         const c = await caches.open(shell);
-        return [!!(await c.match('/static/css/app.css')), !!(await c.match('/offline'))];
-    }""")
+        return [!!(await c.match(css)), !!(await c.match('/offline'))];
+    }""", css)
     assert cached == [True, True]
 
 
@@ -152,7 +163,7 @@ def test_offline_reload_shows_the_last_copy_and_new_pages_the_offline_page(page:
 
 
 @PIXEL
-def test_a_new_release_replaces_the_old_caches(page: Page, live_server):
+def test_a_new_release_waits_and_takes_over_when_the_app_is_next_opened(page: Page, live_server):
     register(page)
     wait_for_worker(page)
     old = page.evaluate(CACHE_NAMES)
@@ -160,14 +171,22 @@ def test_a_new_release_replaces_the_old_caches(page: Page, live_server):
     live_server.app.config["RELEASE"] = "e2e-next"
     try:
         page.reload()  # the browser checks /sw.js on navigation and finds a new worker
-        names = wait_for_caches(page, "names.includes('rollwise-shell-e2e-next')"
-                                      " && names.every(n => n.endsWith('-e2e-next'))")
-        assert names == ["rollwise-shell-e2e-next"], names  # the old release's caches are gone
-        page.reload()
+        assert page.evaluate(WAITING)
+        # Installed and waiting: the open app keeps its release (its caches too) until told,
+        # and says so quietly.
+        names = page.evaluate(CACHE_NAMES)
+        assert "rollwise-shell-e2e-next" in names and set(old) <= set(names), names
+        expect(page.locator("#toast")).to_contain_text("A new version is ready · Reload")
+        # The app is closed (its only window) and opened again: the new release is in charge.
+        context = page.context
+        page.close()
+        page = context.new_page()
+        page.goto("/")
         expect(page.get_by_role("heading", name="Today", level=1)).to_be_visible()
-        names = wait_for_caches(page, "names.length === 2")
-        assert sorted(names) == ["rollwise-pages-e2e-next", "rollwise-shell-e2e-next"]
+        names = wait_for_caches(page, "names.every(n => n.endsWith('-e2e-next'))")
+        assert names and all(n.endswith("-e2e-next") for n in names), names  # the old caches are gone
         assert page.evaluate("navigator.serviceWorker.controller.state") == "activated"
+        expect(page.locator("[data-update-reload]")).to_have_count(0)  # nothing to offer: it is current
     finally:
         live_server.app.config.pop("RELEASE", None)
 

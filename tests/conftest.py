@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support import Client, FrozenClock, built_app, log_in, make_user
+from webapp import assets
 from webapp.models import User
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_files_built():
+    """The tests see the scripts and styles as they are now: rebuilt when a source changed."""
+    assets.ensure_built()
 
 
 @pytest.fixture

@@ -162,8 +162,8 @@ def export_dict() -> dict:
         "minoxidil_regimens": [{"product": "solution_5", "amount": "1 mL", "times": ["08:00", "20:00"],
                                 "start_date": "2026-03-01", "paused": False, "effective_from": at,
                                 "created_at": at}],
-        "doses": [{"client_id": "33333333-dose-0001", "slot_at": "2026-03-02T07:00:00+00:00",
-                   "applied_at": "2026-03-02T07:05:00+00:00", "source": "app", "created_at": at}],
+        "doses": [{"client_id": "33333333-dose-0001", "slot_at": "2026-03-02T08:00:00+00:00",
+                   "applied_at": "2026-03-02T08:05:00+00:00", "source": "app", "created_at": at}],
         "photos": [{"client_id": PID, "area": "crown", "taken_at": at, "session_client_id": SID,
                     "file": f"photos/2026-03-01_crown_{PID}.jpg", "sha256": hashlib.sha256(CLEAN).hexdigest(),
                     "width": 64, "height": 48, "created_at": at}],
@@ -383,9 +383,10 @@ def test_csv_files_have_headers_and_one_row_per_record_in_local_time(auth_client
     assert rows[3][9] == "yes" and rows[3][10] == "Travelling, so a day early" and rows[3][5] == "frontal;crown"
 
     doses = list(csv.reader(io.StringIO(auth_client.get("/settings/export/doses.csv").get_data(as_text=True))))
-    assert doses[0] == ["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id"]
+    assert doses[0] == ["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"]
     assert [r[0] for r in doses[1:]] == ["2026-03-08 08:00", "2026-03-08 20:00", "2026-03-09 08:00"]
     assert {r[4] for r in doses[1:]} == {"backfill"}
+    assert {r[6] for r in doses[1:]} == {"Europe/Berlin"}
 
 
 # ---- owner only ---------------------------------------------------------------------------------
@@ -673,8 +674,8 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
                    "minoxidil_doses", "photos", "stages"}
 NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
-                "reminder_sends",  # the sender's own bookkeeping, rebuilt from the schedule
-                "login_sessions"}  # signed-in browsers: they sign in again on the new account
+                "login_sessions",  # who is signed in where: a secret too
+                "reminder_sends"}  # the sender's own bookkeeping, rebuilt from the schedule
 
 
 def test_every_user_owned_table_is_exported_or_deliberately_left_out():

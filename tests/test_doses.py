@@ -57,9 +57,10 @@ def test_a_slot_can_be_logged_an_hour_early_but_not_more():
 
 def test_unlogged_slot_turns_missed_when_the_next_is_due_and_skip_is_advised_near_it():
     now = at(2026, 3, 10, 18, 0)
-    s = d.due_slot(slots(now), now)
+    s = d.open_slot(slots(now), now)
     assert s.at == at(2026, 3, 10, 8) and d.skip_advised(s, now)  # next at 20:00: never double up
     assert not d.remindable(s, now)
+    assert d.due_slot(slots(now), now) is None  # a bare tap is never credited to a slot to skip
     later = at(2026, 3, 10, 20, 0)
     by_at = {x.at: x for x in slots(later)}
     assert by_at[at(2026, 3, 10, 8)].status == "missed"
@@ -71,16 +72,24 @@ def test_held_slots_after_a_1mm_session_are_not_due_not_missed_and_not_counted()
     holds = d.holds_from([(session, Decimal("1.0"))], [])
     assert holds[0].end == session + timedelta(hours=24)
     assert "1.0 mm" in holds[0].reason and "24 h" in holds[0].reason
-    now = at(2026, 3, 11, 12, 0)
-    ss = slots(now, holds=holds)
+    during = at(2026, 3, 11, 8, 30)
+    ss = slots(during, holds=holds)
     by_at = {x.at: x for x in ss}
     assert by_at[at(2026, 3, 10, 20)].status == "held"
     assert by_at[at(2026, 3, 11, 8)].status == "held"
-    assert by_at[at(2026, 3, 11, 20)].status == "upcoming"
-    assert d.due_slot(ss, now) is None
+    assert by_at[at(2026, 3, 11, 8)].hold.end == session + timedelta(hours=24)
+    assert d.due_slot(ss, during) is None
+    assert d.adherence(ss, during, 1).counted == 0  # the held slots are left out
+    # From the hold's end (09:00) the 08:00 dose can go on and counts: 24 h, not 35.
+    now = at(2026, 3, 11, 9, 0)
+    ss = slots(now, holds=holds)
+    by_at = {x.at: x for x in ss}
+    assert by_at[at(2026, 3, 10, 20)].status == "held"
+    assert by_at[at(2026, 3, 11, 8)].status == "due"
+    assert d.due_slot(ss, now).at == at(2026, 3, 11, 8)
     assert all(s.status != "missed" for s in ss if s.at >= session)
-    counted = d.adherence(ss, now, 1)
-    assert counted.counted == 0  # the two held slots are left out
+    later = at(2026, 3, 11, 20, 0)
+    assert {x.at: x for x in slots(later, holds=holds)}[at(2026, 3, 11, 8)].status == "missed"
 
 
 def test_hold_lengths_follow_the_bands():
@@ -118,13 +127,13 @@ def test_a_time_that_does_not_exist_on_the_dst_day_still_gets_one_slot():
 
 def test_a_change_applies_from_the_next_slot_and_past_slots_keep_the_old_times():
     old = regimen()
-    # Changed at 09:00 on the 10th (after the 08:00 dose): effective from the next slot, 20:00.
+    # Changed at 09:00 on the 10th (after the 08:00 dose): the next slot is the new 19:00.
     effective = d.change_effective_from([old], BERLIN, at(2026, 3, 10, 9))
-    assert effective == at(2026, 3, 10, 20)
-    new = d.Regimen(effective, (time(9, 0), time(21, 0)), date(2026, 1, 1))
-    ss = d.build_slots([old, new], BERLIN, at(2026, 3, 9, 0), at(2026, 3, 12, 0), now=T0)
+    assert effective == at(2026, 3, 10, 9)
+    new = d.Regimen(effective, (time(7, 0), time(19, 0)), date(2026, 1, 1))
+    ss = d.build_slots([old, new], BERLIN, at(2026, 3, 9, 0), at(2026, 3, 12, 0), now=at(2026, 3, 10, 9))
     assert [s.local.strftime("%d %H:%M") for s in ss] == [
-        "09 08:00", "09 20:00", "10 08:00", "10 21:00", "11 09:00", "11 21:00"]
+        "09 08:00", "09 20:00", "10 08:00", "10 19:00", "11 07:00", "11 19:00"]
 
 
 def test_pause_makes_no_slots_and_start_date_is_respected():

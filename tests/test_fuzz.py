@@ -111,6 +111,7 @@ FORMS = {
                        "assessed_on": ["2026-03-01", "1900-01-01"], "assessed_by": ["self", "clinician"],
                        "photo_id": ["1", "99999999999999999999"]},
     "/settings/tokens": {"name": ["Shortcuts"]},
+    "/today/zone": {"timezone": ["America/New_York", "Australia/Lord_Howe", "Nowhere/Land", "../etc", ""]},
     "/settings/delete-account": {"password": ["not the password", "x" * 300]},  # never the right one here
     "/sessions/{session_id}": SESSION_FIELDS,
 }

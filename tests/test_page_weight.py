@@ -33,9 +33,19 @@ def test_today_first_load_fits_the_budget(auth_client):
 
 
 def test_static_files_are_served_compressed(auth_client):
-    resp = auth_client.get("/static/vendor/htmx.min.js", headers=GZIP)
+    html = auth_client.get("/").get_data(as_text=True)
+    htmx_url = re.search(r'<script src="(/static/vendor/htmx\.min\.[A-Z0-9]{8}\.js)"', html).group(1)
+    resp = auth_client.get(htmx_url, headers=GZIP)
     assert resp.headers["Content-Encoding"] in ("br", "gzip")
     assert len(resp.get_data()) < 20_000
+
+
+def test_the_page_scripts_are_one_small_file(auth_client):
+    html = auth_client.get("/").get_data(as_text=True)
+    bundle = re.search(r'<script src="(/static/js/rollwise\.[A-Z0-9]{8}\.js)"', html).group(1)
+    resp = auth_client.get(bundle, headers=GZIP)
+    assert resp.headers["Content-Encoding"] == "br"
+    assert len(resp.get_data()) < 10 * 1024  # eight scripts, minified and compressed together
 
 
 def test_navigation_partials_are_small(auth_client):

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from tests.support import htmx, text_of
 from webapp import reminders
 from webapp.extensions import db
-from webapp.models import MinoxidilRegimen, NeedlingSession, PushSubscription, ReminderSend
+from webapp.models import DoseLog, MinoxidilRegimen, NeedlingSession, PushSubscription, ReminderSend
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -343,3 +343,49 @@ def test_vapid_keys_are_generated_into_instance_once(app, tmp_path):
     app.extensions.pop("rollwise_vapid")
     assert reminders.application_server_key(app) == key
     assert len(unb64(key)) == 65  # an uncompressed P-256 point, as pushManager.subscribe wants
+
+
+def every_two_hours(user):
+    db.session.add(MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL",
+                                    times=["08:00", "10:00", "12:00", "14:00"], start_date=datetime(2026, 3, 1).date(),
+                                    effective_from=berlin(2026, 3, 11, 0), created_at=berlin(2026, 3, 1, 0)))
+    db.session.commit()
+
+
+def test_every_two_hours_each_slot_is_reminded_once_at_its_time(app, clock, phone, push_service, user):
+    every_two_hours(user)
+    topics = []
+    for hh in (8, 10, 12, 14):
+        for minute in (0, 1, 30):
+            clock.set(berlin(2026, 3, 11, hh, minute))
+            reminders.run_pass()
+        topics = [r["headers"]["topic"] for r in push_service.requests]
+    assert topics == ["dose-20260311T0700Z", "dose-20260311T0900Z", "dose-20260311T1100Z", "dose-20260311T1300Z"]
+
+
+def test_a_snooze_never_reminds_past_the_skip_point(app, clock, phone, push_service, user):
+    every_two_hours(user)
+    clock.set(berlin(2026, 3, 11, 8, 0))
+    reminders.run_pass()
+    token = phone.decrypt(push_service.requests[0])["token"]
+    c = app.test_client()
+    clock.set(berlin(2026, 3, 11, 8, 29))  # 08:59: still before the skip point (09:00)
+    assert c.post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False).json["snoozed"]
+    clock.set(berlin(2026, 3, 11, 8, 45))  # 09:15 would be past it
+    assert not c.post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False).json["snoozed"]
+    clock.set(berlin(2026, 3, 11, 8, 59))
+    assert reminders.run_pass() == 1
+    clock.set(berlin(2026, 3, 11, 9, 15))
+    assert reminders.run_pass() == 0
+
+
+def test_applied_in_the_hour_before_a_slot_is_that_slot_and_its_reminder_is_not_sent(
+        app, auth_client, clock, phone, push_service, user):
+    every_two_hours(user)
+    clock.set(berlin(2026, 3, 11, 9, 30))  # 08:00 is past its skip point; 10:00 is 30 min ahead
+    resp = auth_client.post("/minoxidil/doses", data={"client_id": str(uuid.uuid4())}, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    assert db.session.scalar(select(DoseLog.slot_at)) == berlin(2026, 3, 11, 10)
+    clock.set(berlin(2026, 3, 11, 10, 0))
+    assert reminders.run_pass() == 0
+    assert push_service.requests == []

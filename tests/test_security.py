@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
 from tests.support import PASSWORD, built_app, make_user, text_of
-from webapp import create_app
+from webapp import assets, create_app
 from webapp.extensions import db
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -92,6 +93,10 @@ def test_token_authenticated_writes_refuse_requests_without_their_token(app, cli
                       csrf=False).status_code in (400, 403)
 
 
+def release_file(name: str) -> str:
+    return "/static/" + json.loads((assets.DIST / "manifest.json").read_text())["files"][name]
+
+
 def assert_security_headers(resp, what) -> None:
     headers = resp.headers
     csp = headers.get("Content-Security-Policy", "")
@@ -140,6 +145,9 @@ def test_security_headers_on_errors_and_json(app, client, auth_client, user):
         "api 422": client.post("/api/v1/sessions", headers=bearer, json={"needle_mm": "x"}, csrf=False),
         "healthz json": client.get("/healthz"),
         "static": client.get("/static/css/app.css"),
+        # The release's hashed files come from WhiteNoise, not Flask: the same headers.
+        "static (hashed)": client.get(release_file("css/app.css")),
+        "sprite (hashed)": client.get(release_file("vendor/icons.svg")),
     }
     for what, resp in responses.items():
         assert_security_headers(resp, what)

@@ -12,7 +12,12 @@ The rules, from the minoxidil OTC label and PRODUCT.md ("Minoxidil"):
   never double up.
 - Slots inside a hold (after a needling session with a minoxidil hold, or while
   a red, irritated or painful scalp is logged) are "held": not reminded, not
-  missed, and left out of adherence.
+  missed, and left out of adherence. A hold lasts exactly its length from the
+  session (or until the symptom is resolved): a slot whose window outlasts the
+  hold opens at the hold's end, can be applied and counts from then on.
+- Every version of the regimen carries the zone its times are in, so a slot
+  keeps the zone it happened in; a zone change is a new version ("08:00
+  wherever I am") and never rewrites the past.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from webapp.rules import band_for
 
 # A dose may be logged this long before its slot (getting ready for work at 07:30).
 EARLY = timedelta(minutes=60)
-# A late dose is advised against when the next slot is this close (never double up).
-NEXT_NEAR = timedelta(hours=3)
 # The sender reminds a due slot only this long after its time: after downtime,
 # no flood of stale reminders.
 REMIND_WINDOW = timedelta(hours=2)
+# However close the next slot is, its on-time reminder may still go out this long
+# after its time (the sender runs a pass every 30 s).
+SENDER_GRACE = timedelta(minutes=2)
 # The forgiving score weighs last week twice as much as the week before.
 SCORE_HALF_LIFE_DAYS = 7
 
@@ -68,6 +74,8 @@ class Regimen:
     # When the user saved this version: an unlogged slot from before that moment is
     # "unlogged" (unknown), not "missed" (the app wasn't tracking yet).
     created_at: datetime | None = None
+    # The zone the times are in (None: the zone passed to the slot functions).
+    tz: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,28 +85,30 @@ class Hold:
     reason: str
     kind: str = "session"  # session | symptom
 
-    def covers(self, at: datetime, until: datetime | None = None) -> bool:
-        """Whether the hold touches a slot open from ``at`` until ``until`` (the next slot):
-        a dose still open when a session starts can't be applied after it either."""
-        until = until or at + timedelta(seconds=1)
-        return self.start < until and (self.end is None or at < self.end)
-
 
 @dataclass(frozen=True)
 class Dose:
     slot_at: datetime
     applied_at: datetime
     id: int | None = None
+    tz: str | None = None  # the zone the dose was applied in
 
 
 @dataclass(frozen=True)
 class Slot:
     at: datetime  # aware UTC
-    local: datetime  # the same instant in the user's zone
+    local: datetime  # the same instant in the zone the slot was scheduled in
     next_at: datetime  # when the next slot is due, i.e. when this one turns missed
     status: str  # upcoming | due | taken | missed | held | unlogged
     dose: Dose | None = None
     hold: Hold | None = None
+    # When the dose can go on: its time, or the end of a hold that ends inside its
+    # window; None while a hold covers the whole window.
+    opens_at: datetime | None = None
+
+    @property
+    def tz(self) -> str:
+        return self.local.tzinfo.key if isinstance(self.local.tzinfo, ZoneInfo) else "UTC"
 
     @property
     def key(self) -> str:
@@ -138,58 +148,123 @@ def _governing(versions: Sequence[Regimen], at: datetime) -> Regimen | None:
     return current
 
 
+def _day_instants(day: date, times: Sequence[time], zone: ZoneInfo) -> list[datetime]:
+    """The instants (UTC) of one local day's routine times, one per time.
+
+    A time that doesn't exist on a spring-forward day maps to the instant the clock
+    shows it an hour (Lord Howe: half an hour) later; an ambiguous one on a fall-back
+    day takes its first occurrence. Two times that would land on the same instant
+    (02:30 and 03:30 on the night the clock jumps 02:00 -> 03:00) stay two doses:
+    the missing one takes the instant before the jump, or the next free minute."""
+    placed: dict[time, datetime] = {}
+    used: set[datetime] = set()
+    missing = []
+    for t in sorted(times):
+        at = datetime.combine(day, t, tzinfo=zone)
+        back = at.astimezone(UTC).astimezone(zone)
+        if (back.hour, back.minute) != (t.hour, t.minute):
+            missing.append(t)
+            continue
+        placed[t] = at.astimezone(UTC)
+        used.add(placed[t])
+    for t in missing:
+        at = datetime.combine(day, t, tzinfo=zone)
+        choice = at.astimezone(UTC)
+        if choice in used:
+            choice = at.replace(fold=1).astimezone(UTC)
+        while choice in used:
+            choice += timedelta(minutes=1)
+        placed[t] = choice
+        used.add(choice)
+    return [placed[t] for t in sorted(times)]
+
+
+def schedule(versions: Iterable[Regimen], tz: str, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+    """Every scheduled instant (UTC) in [start, end) with the zone it is scheduled in,
+    each under the version in force at that instant (a version governs from its
+    ``effective_from`` until the next version's)."""
+    ordered = sorted(versions, key=lambda v: v.effective_from)
+    found: dict[datetime, str] = {}
+    for i, v in enumerate(ordered):
+        lo = max(start, v.effective_from)
+        hi = min(end, ordered[i + 1].effective_from) if i + 1 < len(ordered) else end
+        if v.paused or lo >= hi:
+            continue
+        key = v.tz or tz
+        zone = ZoneInfo(key)
+        day = lo.astimezone(zone).date() - timedelta(days=1)
+        last = hi.astimezone(zone).date() + timedelta(days=1)
+        while day <= last:
+            if day >= v.start_date:
+                for at in _day_instants(day, v.times, zone):
+                    if lo <= at < hi:
+                        found[at] = key
+            day += timedelta(days=1)
+    return sorted(found.items())
+
+
 def scheduled_times(versions: Iterable[Regimen], tz: str, start: datetime, end: datetime) -> list[datetime]:
     """Every scheduled instant (UTC) in [start, end), each under the version in force at that instant."""
-    versions = sorted(versions, key=lambda v: v.effective_from)
-    if not versions:
-        return []
-    zone = ZoneInfo(tz)
-    first = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
-    found: set[datetime] = set()
-    day = first
-    while day <= last:
-        for v in versions:
-            if v.paused or day < v.start_date:
-                continue
-            for t in v.times:
-                # A time that doesn't exist on a spring-forward day maps to the
-                # instant an hour later; an ambiguous one takes its first occurrence.
-                at = datetime.combine(day, t, tzinfo=zone).astimezone(UTC)
-                if start <= at < end and _governing(versions, at) is v:
-                    found.add(at)
-        day += timedelta(days=1)
-    return sorted(found)
+    return [at for at, _ in schedule(versions, tz, start, end)]
 
 
-def change_effective_from(versions: Sequence[Regimen], tz: str, now: datetime) -> datetime:
-    """When a regimen change made at ``now`` takes effect: at the next slot of the
-    current schedule, so today's remaining slot isn't doubled or dropped by the edit."""
-    upcoming = scheduled_times(versions, tz, now + timedelta(seconds=1), now + timedelta(days=2))
-    return upcoming[0] if upcoming else now
+def change_effective_from(versions: Sequence[Regimen], tz: str, now: datetime,
+                          doses: Iterable[Dose] = ()) -> datetime:
+    """When a change of the routine (or of the zone) made at ``now`` takes effect.
+
+    From ``now`` on: every slot before it stays as it was (today's 08:00 is not
+    dropped, the slot in progress keeps its window), and no slot of the new
+    schedule before ``now`` is created, so none appears as missed. A slot of the
+    old schedule already logged ahead of its time (up to EARLY before) is kept,
+    so the dose stays credited; the new schedule starts just after it."""
+    effective = now
+    old = set(scheduled_times(versions, tz, now, now + EARLY + timedelta(seconds=1)))
+    for dose in doses:
+        if dose.slot_at in old and dose.slot_at >= effective:
+            effective = dose.slot_at + timedelta(seconds=1)
+    return effective
+
+
+def merge_holds(holds: Iterable[Hold]) -> list[Hold]:
+    """Overlapping holds as one (a symptom during a session's hold): each merged hold
+    ends at the latest end and gives that hold's reason."""
+    merged: list[Hold] = []
+    for h in sorted(holds, key=lambda h: h.start):
+        if merged and (merged[-1].end is None or h.start <= merged[-1].end):
+            cur = merged[-1]
+            if cur.end is not None and (h.end is None or h.end > cur.end):
+                merged[-1] = Hold(cur.start, h.end, h.reason, h.kind)
+        else:
+            merged.append(h)
+    return merged
 
 
 def build_slots(versions: Sequence[Regimen], tz: str, start: datetime, end: datetime, *,
                 doses: Iterable[Dose] = (), holds: Iterable[Hold] = (), now: datetime) -> list[Slot]:
     """Slots due in [start, end) with their status at ``now``."""
     # Look two days past the end so the last slot knows when it turns missed.
-    times = scheduled_times(versions, tz, start, end + timedelta(days=2))
+    times = schedule(versions, tz, start, end + timedelta(days=2))
     ordered = sorted(versions, key=lambda v: v.effective_from)
     by_slot = {d.slot_at: d for d in doses}
-    holds = list(holds)
-    zone = ZoneInfo(tz)
+    holds = merge_holds(holds)
     slots: list[Slot] = []
-    for i, at in enumerate(times):
+    for i, (at, key) in enumerate(times):
         if at >= end:
             break
-        next_at = times[i + 1] if i + 1 < len(times) else at + timedelta(hours=24)
+        next_at = times[i + 1][0] if i + 1 < len(times) else at + timedelta(hours=24)
         dose = by_slot.get(at)
-        hold = next((h for h in holds if h.covers(at, next_at)), None)
+        # A hold counts for this slot once it has started, or when it covers the slot's time.
+        hold = next((h for h in holds if h.start < next_at and (h.end is None or h.end > at)
+                     and (h.start <= now or h.start <= at)), None)
+        opens_at: datetime | None = at
+        if hold is not None and dose is None:
+            if hold.end is None or hold.end >= next_at:
+                opens_at = None  # on hold for the whole window
+            elif hold.start <= at:
+                opens_at = hold.end  # the hold ends inside the window: from then on it can go on
         if dose is not None:
             status = "taken"
-        elif hold is not None and hold.start <= now:
-            status = "held"
-        elif hold is not None and hold.covers(at):
+        elif hold is not None and (opens_at is None or now < hold.end):
             status = "held"
         elif now >= next_at:
             version = _governing(ordered, at)
@@ -198,34 +273,140 @@ def build_slots(versions: Sequence[Regimen], tz: str, start: datetime, end: date
             status = "due"
         else:
             status = "upcoming"
-        slots.append(Slot(at=at, local=at.astimezone(zone), next_at=next_at, status=status,
-                          dose=dose, hold=hold if status == "held" else None))
+        slots.append(Slot(at=at, local=at.astimezone(ZoneInfo(key)), next_at=next_at, status=status,
+                          dose=dose, hold=hold if status == "held" else None, opens_at=opens_at))
     return slots
 
 
-def due_slot(slots: Sequence[Slot], now: datetime) -> Slot | None:
-    """The slot a tap on "Applied" at ``now`` is for: the current slot if still open
-    (late doses count for their own slot), else the next one if it is at most EARLY away."""
-    for s in slots:
-        if s.status == "due" and s.at <= now < s.next_at:
-            return s
-    for s in slots:
-        if s.at > now:
-            if s.status == "upcoming" and s.at - EARLY <= now:
-                return s
-            return None
-    return None
+def skip_from(slot: Slot) -> datetime:
+    """From this instant on, the label's "skip it, never double up" applies: more than
+    half the gap to the next slot has passed (PRODUCT.md "near"; minoxidil OTC label)."""
+    return slot.at + (slot.next_at - slot.at) / 2
 
 
 def skip_advised(slot: Slot, now: datetime) -> bool:
-    """Late and the next slot is near: the label says skip it, never double up."""
-    return slot.at < now and slot.next_at - now < NEXT_NEAR
+    """Late and the next slot is near: the label says skip it, never double up.
+    Never for a dose that is on time (at most half the gap late)."""
+    return slot.dose is None and now > skip_from(slot)
+
+
+def tap_candidates(slots: Sequence[Slot], now: datetime) -> list[Slot]:
+    """The slots a tap on "Applied" at ``now`` may be for, in time order: the open slot
+    (late doses count for their own slot) unless the app advises skipping it, and
+    any slot at most EARLY ahead (within the hour before a slot, the tap is that
+    slot's). Two or more: the user chooses."""
+    out = []
+    for s in slots:
+        if s.dose is not None:
+            continue
+        if s.status == "due" and not skip_advised(s, now):
+            out.append(s)
+        elif s.status == "upcoming" and s.at - EARLY <= now < s.at:
+            out.append(s)
+    return out
+
+
+def due_slot(slots: Sequence[Slot], now: datetime) -> Slot | None:
+    """The slot a tap on "Applied" at ``now`` is credited to: the only candidate
+    (see tap_candidates); None when there is none or the user has to choose."""
+    found = tap_candidates(slots, now)
+    return found[0] if len(found) == 1 else None
+
+
+def open_slot(slots: Sequence[Slot], now: datetime) -> Slot | None:
+    """The slot whose window holds ``now`` and that is still to be applied (perhaps one to skip)."""
+    return next((s for s in slots if s.status == "due" and s.at <= now < s.next_at), None)
+
+
+# ---- reminders: which slot to remind at ``now``, and when the next one is -----------------
+
+@dataclass(frozen=True)
+class Snooze:
+    """A reminder asked for again (Snooze), or one to retry: for ``slot_at``, at ``due_at``."""
+
+    slot_at: datetime
+    due_at: datetime
+    attempt: int = 1  # 0: a retry of the on-time reminder
+
+
+@dataclass(frozen=True)
+class Reminder:
+    slot: Slot
+    due_at: datetime
+    attempt: int  # 0: the on-time reminder; n: after the n-th snooze
+
+
+def remind_at(slot: Slot) -> datetime | None:
+    """When the slot's one on-time reminder goes out: at its time, or when a hold that
+    ends inside its window ends; None if it never is (logged, or held throughout)."""
+    if slot.dose is not None or slot.opens_at is None:
+        return None
+    return slot.opens_at
+
+
+def remind_until(slot: Slot) -> datetime:
+    """The on-time reminder may go out until here: not once the label says skip it, yet
+    always at its time however close the next slot (SENDER_GRACE), never past the next
+    slot, and never more than REMIND_WINDOW late (after downtime: no flood)."""
+    opens = slot.opens_at or slot.at
+    return min(slot.next_at, opens + REMIND_WINDOW, max(skip_from(slot), opens + SENDER_GRACE))
 
 
 def remindable(slot: Slot, now: datetime) -> bool:
-    """Whether the sender may remind this slot now: still due, not stale, not to be skipped."""
-    return (slot.status == "due" and slot.at <= now <= slot.at + REMIND_WINDOW
-            and not skip_advised(slot, now))
+    """Whether the on-time reminder of this slot is due at ``now``."""
+    first = remind_at(slot)
+    return slot.status == "due" and first is not None and first <= now < remind_until(slot)
+
+
+def snooze_allowed(slot: Slot, due_at: datetime) -> bool:
+    """A snooze reminds only while the dose is still to be applied, not to be skipped."""
+    return slot.dose is None and due_at <= skip_from(slot) and due_at < slot.next_at
+
+
+def reminder_due(slots: Sequence[Slot], now: datetime, snoozes: Iterable[Snooze] = ()) -> list[Reminder]:
+    """The reminders to send at ``now``: each due slot's on-time reminder (the caller's
+    claim makes it once), and each snooze whose time has come while the slot is still
+    due and not past the skip point. ``slots`` come from build_slots(now=now), so logged
+    and held slots are already known."""
+    out = [Reminder(s, remind_at(s), 0) for s in slots if remindable(s, now)]  # type: ignore[arg-type]
+    by_at = {s.at: s for s in slots}
+    for z in snoozes:
+        s = by_at.get(z.slot_at)
+        if s is None or s.status != "due" or z.due_at > now:
+            continue
+        if z.attempt == 0:
+            if remindable(s, now):
+                out.append(Reminder(s, z.due_at, 0))
+        elif snooze_allowed(s, now):
+            out.append(Reminder(s, z.due_at, z.attempt))
+    return out
+
+
+def next_reminder_at(slots: Sequence[Slot], now: datetime, snoozes: Iterable[Snooze] = (),
+                     reminded: Iterable[datetime] = ()) -> datetime | None:
+    """When this user's next reminder is due (``now`` if one is due already), for a
+    stored per-user "next reminder"; ``reminded``: slots whose on-time reminder went out.
+    None: nothing to remind in the slots given."""
+    done = set(reminded)
+    best: datetime | None = None
+    for s in slots:
+        if s.dose is not None or s.at in done or s.status not in ("due", "upcoming", "held"):
+            continue
+        first = remind_at(s)
+        if first is None or remind_until(s) <= now:
+            continue
+        cand = max(first, now)
+        best = cand if best is None or cand < best else best
+    by_at = {s.at: s for s in slots}
+    for z in snoozes:
+        s = by_at.get(z.slot_at)
+        if s is None or s.dose is not None or s.status in ("missed", "unlogged", "taken"):
+            continue
+        if not snooze_allowed(s, max(z.due_at, now)):
+            continue
+        cand = max(z.due_at, now)
+        best = cand if best is None or cand < best else best
+    return best
 
 
 def can_backfill(slot: Slot, now: datetime) -> bool:

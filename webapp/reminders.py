@@ -219,22 +219,24 @@ def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend]
         waiting = db.session.scalars(select(ReminderSend).where(
             ReminderSend.user_id == user.id, ReminderSend.channel == "push",
             ReminderSend.status.in_(("pending", "claimed")), ReminderSend.due_at <= now)).all()
+        # The timing rule is doses.reminder_due: which of these may go out now.
+        ready = {(r.slot.at, r.attempt) for r in d.reminder_due(
+            slots, now, [d.Snooze(w.slot_at, w.due_at, w.attempt) for w in waiting])}
         for send in waiting:
             slot = by_at.get(send.slot_at)
             if send.status == "claimed" and send.claimed_at and now - send.claimed_at < CLAIM_LEASE:
                 continue  # another pass is working on it
-            if slot is None or slot.status != "due":
-                send.status = "skipped"  # logged, held or missed meanwhile: never remind it
+            if slot is None or (send.slot_at, send.attempt) not in ready:
+                send.status = "skipped"  # logged, held, missed or to be skipped meanwhile: never remind it
                 db.session.commit()
                 continue
             if _reclaim(send, now):
                 work.append((send, slot))
         # 2. Slots that became due: claim the first reminder for each.
-        for slot in slots:
-            if d.remindable(slot, now):
-                send = _claim_new(user, slot, now)
-                if send is not None:
-                    work.append((send, slot))
+        for r in d.reminder_due(slots, now):
+            send = _claim_new(user, r.slot, now)
+            if send is not None:
+                work.append((send, r.slot))
         due_count = sum(1 for s in slots if s.status == "due")
         for send, slot in work:
             fault_point("reminder-claimed")  # tests/test_faults.py SIGKILLs a real sender here
@@ -243,7 +245,7 @@ def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend]
             delivered, error = deliver(user, reminder_payload(user, slot, send, due_count), slot.key, now)
             if delivered:
                 send.status, send.sent_at = "sent", now
-            elif error and now + RETRY <= slot.at + d.REMIND_WINDOW:
+            elif error and now + RETRY < d.remind_until(slot):
                 # The push service was unreachable or refused: try again shortly rather than lose it.
                 send.status, send.due_at, send.claimed_at = "pending", now + RETRY, None
             else:

@@ -1,7 +1,7 @@
 """login failures: wrong passwords counted per account, shared by every worker and machine
 
 Revision ID: 9d3b6e1f4a72
-Revises: 5e1a0c3b7d21
+Revises: c4d1e2f3a5b6
 Create Date: 2026-12-01 22:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9d3b6e1f4a72'
-down_revision = '5e1a0c3b7d21'
+down_revision = 'c4d1e2f3a5b6'
 branch_labels = None
 depends_on = None
 

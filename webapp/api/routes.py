@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from flask import abort, current_app, request
@@ -94,13 +94,33 @@ def advice_json(items: list[rules.Advice]) -> list[dict]:
 def slot_json(slot: d.Slot | None, now) -> dict | None:
     if slot is None:
         return None
-    out = {"slot": slot.key, "at": iso(slot.at), "name": slot.name, "status": slot.status,
+    out = {"slot": slot.key, "at": iso(slot.at), "local": iso(slot.local), "timezone": slot.tz,
+           "name": slot.name, "status": slot.status,
            "late": slot.at < now, "skip_advised": d.skip_advised(slot, now) if slot.status == "due" else False}
     if slot.dose is not None:
         out["applied_at"] = iso(slot.dose.applied_at)
     if slot.hold is not None:
         out["held"] = {"reason": slot.hold.reason, "until": iso(slot.hold.end), "because": slot.hold.kind}
     return out
+
+
+SLOT_AT_MESSAGE = ("Send slot_at as an ISO 8601 time with its UTC offset, like 2026-11-01T01:30:00-04:00: "
+                   "on the night the clocks go back, 01:30 happens twice and the offset says which.")
+
+
+def _instant(value) -> datetime:
+    """An ISO time with its offset, kept as given (a wall time alone is ambiguous once a year)."""
+    try:
+        at = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None or at.second or at.microsecond:
+        invalid(ValidationError({"slot_at": [SLOT_AT_MESSAGE]}))
+    try:
+        at.astimezone(UTC)
+    except (OverflowError, ValueError):
+        invalid(ValidationError({"slot_at": [SLOT_AT_MESSAGE]}))
+    return at
 
 
 def adherence_json(a: d.Adherence) -> dict:
@@ -230,11 +250,20 @@ def log_dose():
     user, now = api_user(), utcnow()
     body = json_body()
     body.setdefault("client_id", str(uuid.uuid4()))
+    given = None
+    if "slot_at" in body:
+        # An instant with its UTC offset: the offset says which of the fall-back night's
+        # two 01:30s is meant, so it is kept as given, never re-read as a wall time.
+        given = _instant(body.pop("slot_at"))
+        body["slot"] = d.slot_key(given)
     try:
         data = DoseSchema().load(body)
     except ValidationError as err:
         invalid(err)
     out = mx.log_dose(user, data["client_id"], data.get("slot"), "api", now)
+    if out.kind == "choose":
+        return conflict("Which dose?", out.message + " Send \"slot\" with one of them.",
+                        choices=[slot_json(s, now) for s in out.choices or []])
     if out.kind == "bad_slot":
         invalid(ValidationError({"slot": [out.message.replace(" Reload the page.", " See /api/v1/status.")]}))
     if out.kind == "none_due":
@@ -255,6 +284,9 @@ def log_dose():
         return conflict("On hold", message, slot=out.slot.key,
                         reason=hold.reason if hold else None, until=iso(hold.end) if hold else None)
     dose = out.dose
+    # The instant in the offset it was given (a slot key is UTC).
+    slot_at = dose.slot_at.astimezone(given.tzinfo) if given is not None else dose.slot_at
     return ({"dose": {"id": dose.id, "client_id": dose.client_id, "slot": d.slot_key(dose.slot_at),
-                      "slot_at": iso(dose.slot_at), "applied_at": iso(dose.applied_at), "source": dose.source}},
+                      "slot_at": iso(slot_at), "applied_at": iso(dose.applied_at), "source": dose.source,
+                      "timezone": dose.timezone}},
             201 if out.kind == "logged" else 200)

@@ -155,6 +155,8 @@ class RegimenSchema(Record):
     paused = fields.Boolean(load_default=False)
     effective_from = Instant(required=True)
     created_at = Instant(required=True)
+    # The zone the times are in; files from before it existed use the profile's zone.
+    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
 
 
 class DoseSchema(Record):
@@ -163,6 +165,7 @@ class DoseSchema(Record):
     applied_at = Instant(required=True)
     source = fields.String(load_default="app", validate=one_of(DOSE_SOURCES, "the source"))
     created_at = Instant(required=True)
+    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
 
 
 class PhotoSchema(Record):

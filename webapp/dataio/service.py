@@ -22,8 +22,9 @@ import tempfile
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from marshmallow import ValidationError
@@ -124,9 +125,10 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
         # Oldest first: the order of versions decides which one is in force (minoxidil/service.py).
         "minoxidil_regimens": [{"product": r.product, "amount": r.amount, "times": r.times,
                                 "start_date": r.start_date, "paused": r.paused, "effective_from": r.effective_from,
-                                "created_at": r.created_at} for r in rows(MinoxidilRegimen, MinoxidilRegimen.id)],
+                                "created_at": r.created_at, "timezone": r.timezone}
+                               for r in rows(MinoxidilRegimen, MinoxidilRegimen.id)],
         "doses": [{"client_id": x.client_id, "slot_at": x.slot_at, "applied_at": x.applied_at, "source": x.source,
-                   "created_at": x.created_at} for x in rows(DoseLog, DoseLog.slot_at)],
+                   "created_at": x.created_at, "timezone": x.timezone} for x in rows(DoseLog, DoseLog.slot_at)],
         "photos": photos,
         "stages": [{"client_id": s.client_id, "scale": s.scale, "grade": s.grade, "assessed_on": s.assessed_on,
                     "assessed_by": s.assessed_by,
@@ -180,13 +182,13 @@ def sessions_csv(user: User) -> str:
 
 
 def doses_csv(user: User) -> str:
-    tz = user.timezone
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(_row(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id"]))
+    w.writerow(_row(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"]))
     for x in db.session.scalars(select(DoseLog).where(DoseLog.user_id == user.id).order_by(DoseLog.slot_at)):
+        tz = x.timezone or user.timezone  # local times in the zone the dose was applied in
         w.writerow(_row([_when(x.slot_at, tz), _utc(x.slot_at), _when(x.applied_at, tz), _utc(x.applied_at),
-                         x.source, x.client_id]))
+                         x.source, x.client_id, tz]))
     return out.getvalue()
 
 
@@ -195,7 +197,7 @@ ZIP_README = """Rollwise export
 
 rollwise.json   everything you logged (format_version {version}); Rollwise can import this ZIP or this file
 sessions.csv    your microneedling sessions, one per row (times in {tz} and in UTC)
-doses.csv       your minoxidil doses, one per row
+doses.csv       your minoxidil doses, one per row (local times in the zone each was applied in, and in UTC)
 photos/         your photos as kept by Rollwise: full size, upright, location and camera details removed
 
 Exported {at} UTC.
@@ -491,7 +493,13 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
             existing["minoxidil_regimens"] += 1
             continue
         regimens.add((row["effective_from"], row["created_at"]))
-        add("minoxidil_regimens", MinoxidilRegimen(user_id=user_id, **row_fields(row)))  # inserted in file order
+        add("minoxidil_regimens", MinoxidilRegimen(user_id=user_id, **{  # inserted in file order
+            **row_fields(row), "timezone": row.get("timezone") or data["profile"]["timezone"]}))
+    db.session.flush()
+    # A dose slot the routine could never have had is refused, like the form refuses it.
+    problems = _unscheduled_doses(user_id, data, data["profile"]["timezone"])
+    if problems:
+        raise _refuse_problems(problems)
 
     dose_ids = set()
     dose_slots = set()
@@ -503,7 +511,8 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
         if row["client_id"] in dose_ids or row["slot_at"] in dose_slots:
             existing["doses"] += 1
             continue
-        add("doses", DoseLog(user_id=user_id, **row_fields(row)))
+        add("doses", DoseLog(user_id=user_id, **{**row_fields(row),
+                                                 "timezone": row.get("timezone") or data["profile"]["timezone"]}))
 
     photos = {p.client_id: p for p in mine(Photo)}
     photo_ids: dict[str, int | None] = {cid: p.id for cid, p in photos.items()}
@@ -539,6 +548,27 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
 
     db.session.commit()
     return result
+
+
+def _unscheduled_doses(user_id: int, data: dict, tz: str) -> list[str]:
+    """Doses in the file whose slot isn't a time of the routine (the file's versions and
+    those already in the account) at that moment; each names its record."""
+    from webapp import doses as d
+    from webapp.minoxidil.service import regimen_rows, versions
+
+    have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user_id)))
+    vs = versions(regimen_rows(user_id))
+    problems = []
+    for i, row in enumerate(data["doses"]):
+        at = row["slot_at"]
+        if at in have:
+            continue
+        if at not in d.scheduled_times(vs, tz, at - timedelta(minutes=1), at + timedelta(minutes=1)):
+            zone = ZoneInfo(row.get("timezone") or tz)
+            problems.append(f"doses[{i}] (client_id {row['client_id']}): slot_at "
+                            f"{at.astimezone(zone).strftime('%Y-%m-%d %H:%M %Z')} isn't a dose time of the routine "
+                            "in the file or your account at that moment, so it can't be a dose slot.")
+    return problems
 
 
 def row_fields(row: dict, *drop: str) -> dict:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from icalendar import Alarm, Calendar, Event
 from sqlalchemy import select
 
+from webapp import doses as d
 from webapp.extensions import db
 from webapp.minoxidil import service
 from webapp.models import NeedlingSession, User
@@ -53,13 +54,16 @@ def feed(user: User, now: datetime) -> bytes:
     start = now - timedelta(days=1)
     slots = service.slots_for(user, start, now + timedelta(days=FEED_DAYS), now)
     for slot in slots:
-        if slot.status == "held":
-            continue  # on hold: no alarm for it
+        # The alarm goes off when the push reminder would (doses.remind_at): at the slot's
+        # time, or when a hold that ends inside its window ends; none while on hold throughout.
+        start_at = slot.at if slot.dose is not None else d.remind_at(slot)
+        if start_at is None:
+            continue
         ev = Event()
         ev.add("uid", f"{slot.key}-{user.id}@rollwise")
         ev.add("dtstamp", now)
-        ev.add("dtstart", slot.at)
-        ev.add("dtend", slot.at + timedelta(minutes=10))
+        ev.add("dtstart", start_at)
+        ev.add("dtend", start_at + timedelta(minutes=10))
         what = f"{reg.amount} " if reg and reg.amount else ""
         ev.add("summary", f"Minoxidil: {slot.name.lower()} dose")
         ev.add("description", f"Apply {what}minoxidil, then tap Applied in Rollwise. "

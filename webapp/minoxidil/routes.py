@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import abort, g, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -93,7 +94,7 @@ def log_dose():
                            "backfill" if from_history else "app", utcnow())
     if out.kind == "bad_slot":
         return _answer(from_history, None, 422, out.message)
-    if out.kind in ("none_due", "held"):
+    if out.kind in ("none_due", "held", "choose"):
         return _answer(from_history, None, 409, out.message)
     return _answer(from_history, out.dose)
 
@@ -185,7 +186,8 @@ def save_regimen():
         values.update({k: v for k, v in form.items() if k in values})
         return _settings_section("minoxidil", 422, errors=field_errors(err), values=values)
     rows = service.regimen_rows(current_user.id)
-    effective = d.change_effective_from(service.versions(rows), current_user.timezone, now)
+    logged = [d.Dose(r.slot_at, r.applied_at) for r in service.dose_rows(current_user.id, now, now + timedelta(days=1))]
+    effective = d.change_effective_from(service.versions(rows), current_user.timezone, now, logged)
     if not rows:
         # The first regimen counts from the start of its start date, so a dose
         # already applied this morning can be logged.
@@ -195,7 +197,7 @@ def save_regimen():
         user_id=current_user.id, product=data["product"],
         amount=data.get("amount") or d.PRODUCTS[data["product"]][1],
         times=RegimenSchema.times(data), start_date=data["start_date"], paused=paused,
-        effective_from=effective, created_at=now))
+        effective_from=effective, timezone=current_user.timezone, created_at=now))
     db.session.commit()
     resp = _settings_section("minoxidil", saved="regimen")
     return hx_trigger(resp, "dose-logged") if request.htmx else resp
@@ -211,13 +213,13 @@ def _pause(paused: bool):
         if paused:
             # The open slot goes on pause too, so it doesn't turn "missed" behind the user's back.
             slots = service.slots_for(current_user, now - timedelta(days=1), now + timedelta(hours=1), now)
-            due = d.due_slot(slots, now)
-            if due is not None and due.at <= now:
+            due = d.open_slot(slots, now)
+            if due is not None:
                 effective = due.at
         db.session.add(MinoxidilRegimen(
             user_id=current_user.id, product=reg.product, amount=reg.amount, times=list(reg.times),
             start_date=reg.start_date, paused=paused, effective_from=max(effective, reg.effective_from),
-            created_at=now))
+            timezone=current_user.timezone, created_at=now))
         db.session.commit()
     return _settings_section("minoxidil", saved="paused" if paused else "resumed")
 
@@ -371,10 +373,16 @@ def push_action():
     if slot is None:
         return jsonify(error="That dose isn't in your schedule any more."), 404
     if action == "snooze":
-        if send is None or slot.status != "due":
+        # Never past the point where the label says skip it (doses.snooze_allowed).
+        if send is None or slot.status != "due" or not d.snooze_allowed(slot, now + reminders.SNOOZE):
             return jsonify(ok=True, snoozed=False)
         reminders.snooze(send, now)
         return jsonify(ok=True, snoozed=True)
+    # The tap counts for the slot whose window holds it now (within the hour before the
+    # next slot, that one), unless the notification's own slot is still one it could be.
+    choices = d.tap_candidates(service.slots_for(user, now - timedelta(days=2), now + timedelta(days=1), now), now)
+    if slot.at not in {c.at for c in choices} and len(choices) == 1:
+        slot = choices[0]
     if slot.status == "held":
         return jsonify(error="This dose is on hold, nothing to log."), 409
     if slot.dose is None:
@@ -412,6 +420,18 @@ def when(dt, fmt: str = "%a %-d %b, %H:%M") -> str:
 
 def product_label(reg: MinoxidilRegimen) -> str:
     return d.PRODUCTS.get(reg.product, ("Minoxidil", ""))[0]
+
+
+@bp.app_template_filter("at_zone")
+def at_zone(dt, tz: str):
+    """An instant in the zone it happened in (a slot's or a dose's), not the account's current one."""
+    return dt.astimezone(ZoneInfo(tz))
+
+
+@bp.app_template_filter("zone_name")
+def zone_name(tz: str) -> str:
+    """"America/New_York" -> "New York": the place a person recognises."""
+    return tz.rsplit("/", 1)[-1].replace("_", " ")
 
 
 @bp.app_template_filter("mx_time")

@@ -45,7 +45,8 @@ def current_regimen(user_id: int, now: datetime) -> MinoxidilRegimen | None:
 
 def versions(rows: list[MinoxidilRegimen]) -> list[d.Regimen]:
     return [d.Regimen(effective_from=r.effective_from, times=tuple(d.parse_time(t) for t in r.times),
-                      start_date=r.start_date, paused=r.paused, created_at=r.created_at) for r in rows]
+                      start_date=r.start_date, paused=r.paused, created_at=r.created_at, tz=r.timezone)
+            for r in rows]
 
 
 def holds_for(user_id: int, since: datetime) -> list[d.Hold]:
@@ -73,7 +74,7 @@ def slots_for(user: User, start: datetime, end: datetime, now: datetime,
     rows = regimen_rows(user.id) if rows is None else rows
     if not rows:
         return []
-    doses = [d.Dose(r.slot_at, r.applied_at, r.id) for r in dose_rows(user.id, start, end)]
+    doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user.id, start, end)]
     return d.build_slots(versions(rows), user.timezone, start, end, doses=doses,
                          holds=holds_for(user.id, start), now=now)
 
@@ -86,7 +87,8 @@ def local_midnight(day: date, tz: str) -> datetime:
 class CardView:
     regimen: MinoxidilRegimen | None
     today: list[d.Slot]
-    due: d.Slot | None
+    due: d.Slot | None  # the slot one tap on Applied is for (or the one to skip)
+    choices: list[d.Slot]  # two or more slots a tap could be for: the user chooses
     next_slot: d.Slot | None
     held_upcoming: list[d.Slot]
     just_logged: DoseLog | None
@@ -107,13 +109,16 @@ def card_view(user: User, now: datetime, just_logged: DoseLog | None = None) -> 
     start = min(local_midnight(today, user.timezone), now - timedelta(days=8))
     end = now + timedelta(days=3)
     slots = slots_for(user, start, end, now, rows)
-    due = d.due_slot(slots, now)
+    choices = d.tap_candidates(slots, now)
+    # One candidate: the big Applied button; none: perhaps the open slot to skip.
+    due = choices[0] if len(choices) == 1 else (None if choices else d.open_slot(slots, now))
     future = [s for s in slots if s.at > now]
     next_slot = next((s for s in future if s is not due and s.status != "held"), None)
     held_upcoming = [s for s in slots if s.status == "held" and s.next_at > now][:4]
     todays = [s for s in slots if s.local.date() == today]
     return CardView(
-        regimen=rows[-1] if rows else None, today=todays, due=due, next_slot=next_slot,
+        regimen=rows[-1] if rows else None, today=todays, due=due,
+        choices=choices if len(choices) > 1 else [], next_slot=next_slot,
         held_upcoming=held_upcoming, just_logged=just_logged,
         adherence_7=d.adherence(slots, now, 7),
         skip_advised=bool(due and d.skip_advised(due, now)),
@@ -237,7 +242,7 @@ def adherence_between(user: User, start: datetime, end: datetime, now: datetime)
 def store_dose(user: User, slot: d.Slot, client_id: str, source: str, now: datetime) -> DoseLog:
     """Store the dose for its slot; a repeat (same client_id or the slot already logged) returns the first."""
     dose = DoseLog(user_id=user.id, client_id=client_id, slot_at=slot.at, applied_at=now,
-                   source=source, created_at=now)
+                   timezone=user.timezone, source=source, created_at=now)
     db.session.add(dose)
     try:
         db.session.commit()
@@ -254,12 +259,14 @@ def store_dose(user: User, slot: d.Slot, client_id: str, source: str, now: datet
 
 @dataclass
 class DoseOutcome:
-    """kind: logged | repeat (client_id seen, or the slot already has its dose) | bad_slot | none_due | held."""
+    """kind: logged | repeat (client_id seen, or the slot already has its dose) | bad_slot | none_due
+    | held | choose (two slots could be meant: ``choices``)."""
 
     kind: str
     dose: DoseLog | None = None
     slot: d.Slot | None = None
     message: str = ""
+    choices: list[d.Slot] | None = None
 
 
 def log_dose(user: User, client_id: str, slot_key: str | None, source: str, now: datetime) -> DoseOutcome:
@@ -279,8 +286,19 @@ def log_dose(user: User, client_id: str, slot_key: str | None, source: str, now:
             return DoseOutcome("bad_slot",
                                message="That dose isn't in your schedule or isn't due yet. Reload the page.")
     else:
-        slot = d.due_slot(slots_for(user, now - timedelta(days=2), now + timedelta(days=1), now), now)
+        slots = slots_for(user, now - timedelta(days=2), now + timedelta(days=1), now)
+        choices = d.tap_candidates(slots, now)
+        if len(choices) > 1:
+            names = " or ".join(s.local.strftime("%H:%M") for s in choices)
+            return DoseOutcome("choose", choices=choices,
+                               message=f"Which dose was it: {names}? Pick one on the card.")
+        slot = choices[0] if choices else None
         if slot is None:
+            skip = d.open_slot(slots, now)
+            if skip is not None and d.skip_advised(skip, now):
+                return DoseOutcome("none_due", slot=skip, message=(
+                    f"Skip the {skip.local.strftime('%H:%M')} dose: your next is at "
+                    f"{skip.next_at.astimezone(ZoneInfo(skip.tz)).strftime('%H:%M')}. Never double up."))
             return DoseOutcome("none_due", message="No dose is due right now. The card shows the next one.")
     if slot.status == "held" and slot.dose is None:
         # Minoxidil waits after deep sessions and on an irritated scalp (doses.holds_from cites the sources).
@@ -289,3 +307,61 @@ def log_dose(user: User, client_id: str, slot_key: str | None, source: str, now:
     if slot.dose is not None:
         return DoseOutcome("repeat", db.session.get(DoseLog, slot.dose.id), slot)
     return DoseOutcome("logged", store_dose(user, slot, client_id, source, now), slot)
+
+
+# ---- the zone: travel or a move ------------------------------------------------------------
+
+def change_zone(user: User, zone: str, now: datetime) -> MinoxidilRegimen | None:
+    """Switch the account to ``zone``. From now on doses follow the new zone at the same
+    local times ("08:00 wherever I am"); every slot, dose and score before keeps the zone
+    it happened in (a new regimen version, never an edit of the old ones)."""
+    if zone == user.timezone:
+        return None
+    rows = regimen_rows(user.id)
+    added = None
+    if rows:
+        cur = rows[-1]
+        doses = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user.id, now, now + timedelta(days=1))]
+        effective = max(d.change_effective_from(versions(rows), user.timezone, now, doses), cur.effective_from)
+        added = MinoxidilRegimen(user_id=user.id, product=cur.product, amount=cur.amount, times=list(cur.times),
+                                 start_date=cur.start_date, paused=cur.paused, effective_from=effective,
+                                 timezone=zone, created_at=now)
+        db.session.add(added)
+    user.timezone = zone
+    db.session.commit()
+    return added
+
+
+@dataclass
+class ZoneSwitch:
+    """What the Today switch card says: the phone is in another zone than the account."""
+
+    phone_zone: str
+    account_zone: str
+    next_slot_local: datetime | None  # the next dose after the switch, in the phone's zone
+    times: list[str]
+
+
+def zone_switch_preview(user: User, phone_zone: str, now: datetime) -> ZoneSwitch | None:
+    """None when the phone's zone is the account's (or isn't a zone we know)."""
+    if not phone_zone or phone_zone == user.timezone:
+        return None
+    try:
+        ZoneInfo(phone_zone)
+    except (ValueError, KeyError, OSError):
+        return None
+    rows = regimen_rows(user.id)
+    nxt = None
+    times: list[str] = []
+    if rows and not rows[-1].paused:
+        cur = rows[-1]
+        times = list(cur.times)
+        doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user.id, now - timedelta(days=1),
+                                                                                     now + timedelta(days=2))]
+        vs = versions(rows)
+        eff = max(d.change_effective_from(vs, user.timezone, now, doses), cur.effective_from)
+        vs.append(d.Regimen(eff, vs[-1].times, vs[-1].start_date, tz=phone_zone, created_at=now))
+        slots = d.build_slots(vs, phone_zone, now - timedelta(days=1), now + timedelta(days=2), doses=doses, now=now)
+        after = next((s for s in slots if s.at > now and s.dose is None), None)
+        nxt = after.local if after else None
+    return ZoneSwitch(phone_zone, user.timezone, nxt, times)

@@ -7,7 +7,7 @@ import hashlib
 import secrets
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.clock import utcnow
@@ -17,6 +17,16 @@ from webapp.models.types import UTCDateTime
 # Every way a dose gets logged: the card, a notification's button, the history (backfill), the API.
 # An export carries the source and import accepts each of them (a backup must restore).
 DOSE_SOURCES = ("app", "push", "backfill", "api")
+
+
+def users_zone(context) -> str:
+    """Default for a row's zone: the account's zone at the moment the row is written."""
+    from webapp.models.user import User
+
+    user_id = context.get_current_parameters().get("user_id")
+    zone = context.connection.execute(select(User.timezone).where(User.id == user_id)).scalar()
+    return zone or "UTC"
+
 
 class MinoxidilRegimen(db.Model):
     """One version of the user's regimen. A change adds a version effective from
@@ -28,7 +38,9 @@ class MinoxidilRegimen(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     product: Mapped[str] = mapped_column(String(24))  # solution_5 | foam_5 | solution_2 | other
     amount: Mapped[str] = mapped_column(String(40))
-    times: Mapped[list[str]] = mapped_column(JSON)  # ["08:00", "20:00"], local to the user's zone
+    times: Mapped[list[str]] = mapped_column(JSON)  # ["08:00", "20:00"], local to ``timezone``
+    # The zone the times are in: a zone change adds a version, so past slots keep theirs.
+    timezone: Mapped[str] = mapped_column(String(64), default=users_zone)
     start_date: Mapped[date] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -47,6 +59,7 @@ class DoseLog(db.Model):
     client_id: Mapped[str] = mapped_column(String(64))
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default=users_zone)  # the zone it was applied in
     source: Mapped[str] = mapped_column(String(16), default="app")  # one of DOSE_SOURCES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -12,6 +12,7 @@ from webapp.auth import sessions_service
 from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
 from webapp.extensions import db
+from webapp.minoxidil.service import change_zone
 from webapp.models import ApiToken
 from webapp.schemas import MAX_PASSWORD, PasswordChangeSchema, TimezoneSchema, TokenSchema
 from webapp.settings import bp
@@ -56,8 +57,8 @@ def timezone():
     except ValidationError as err:
         return _page(422, errors=field_errors(err),
                      values={"timezone": request.form.get("timezone", "")})
-    current_user.timezone = data["timezone"]
-    db.session.commit()
+    # A new regimen version from now on: past slots and doses keep the zone they happened in.
+    change_zone(current_user, data["timezone"], utcnow())
     return _page(saved="timezone")
 
 

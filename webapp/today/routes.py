@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from flask import make_response, render_template, request, url_for
 from flask_login import current_user, login_required
+from marshmallow import ValidationError
 
 from webapp.clock import local, utcnow
+from webapp.minoxidil import service as mx
+from webapp.schemas import TimezoneSchema
 from webapp.today import bp
-from webapp.web import render_page
+from webapp.web import field_errors, hx_redirect, render_page
 
 
 @bp.get("/")
@@ -15,3 +19,30 @@ def index():
     """Today's cards: countdown, minoxidil, latest photo."""
     now = local(utcnow(), current_user.timezone)
     return render_page("today/page.html", today_label=now.strftime("%A %-d %B"))
+
+
+def _zone_card(zone: str, status: int = 200, error: str | None = None):
+    preview = mx.zone_switch_preview(current_user, zone, utcnow())
+    resp = make_response(render_template("today/_zone_switch.html", switch=preview, error=error), status)
+    resp.headers["Vary"] = "HX-Request"
+    return resp
+
+
+@bp.get("/today/zone")
+@login_required
+def zone_switch():
+    """The "your phone is in another zone" card (empty when the zones agree); today.js asks for it."""
+    zone = request.args.get("zone", "")[:64]
+    return _zone_card(zone)
+
+
+@bp.post("/today/zone")
+@login_required
+def zone_switch_accept():
+    """Switch the account to the phone's zone: doses follow it from now on, history stays."""
+    try:
+        data = TimezoneSchema().load(request.form.to_dict())
+    except ValidationError as err:
+        return _zone_card("", 422, error=next(iter(field_errors(err).values())))
+    mx.change_zone(current_user, data["timezone"], utcnow())
+    return hx_redirect(url_for("today.index", switched=1))

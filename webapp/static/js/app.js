@@ -11,13 +11,17 @@
     });
   }
 
+  // The sprite's address carries its content hash (base.html names it).
+  var sprite = document.querySelector('meta[name="rollwise-icons"]');
+  var spriteUrl = sprite ? sprite.getAttribute("content") : "/static/vendor/icons.svg";
+
   function iconSvg(name) {
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("class", "icon");
     svg.setAttribute("aria-hidden", "true");
     var use = document.createElementNS(ns, "use");
-    use.setAttribute("href", "/static/vendor/icons.svg#" + name);
+    use.setAttribute("href", spriteUrl + "#" + name);
     svg.append(use);
     return svg;
   }

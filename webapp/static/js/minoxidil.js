@@ -134,7 +134,32 @@
     }
   });
 
+  // ---- Travel: offer the phone's zone on Today when it isn't the account's ----------------
+  function phoneZone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; }
+  }
+
+  function offerZone(root) {
+    var box = root.querySelector ? (root.matches && root.matches("[data-zone-switch]") ? root : root.querySelector("[data-zone-switch]")) : null;
+    if (!box || box.getAttribute("data-zone-asked") || !window.htmx) return;
+    var zone = phoneZone();
+    if (!zone || zone === box.getAttribute("data-account-zone")) return;
+    try { if (sessionStorage.getItem("rollwise-zone-kept") === zone) return; } catch (e) { /* private mode */ }
+    box.setAttribute("data-zone-asked", "1");
+    window.htmx.ajax("GET", box.getAttribute("data-zone-switch") + "?zone=" + encodeURIComponent(zone),
+                     { target: box, swap: "innerHTML" });
+  }
+
+  document.addEventListener("click", function (event) {
+    var btn = event.target.closest && event.target.closest("[data-zone-dismiss]");
+    if (!btn) return;
+    var card = btn.closest("[data-zone-card]");
+    try { sessionStorage.setItem("rollwise-zone-kept", card.getAttribute("data-zone-card")); } catch (e) { /* ok */ }
+    card.remove();
+  });
+
   function init(root) {
+    offerZone(root);
     syncTimes(root);
     setupPush(root);
     updateBadge();

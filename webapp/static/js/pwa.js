@@ -22,10 +22,85 @@
     return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   }
 
-  // ---- Service worker -------------------------------------------------------------------
+  // ---- Service worker and updates ----------------------------------------------------------
+  // A new release installs in the background and waits. The app says so quietly and reloads
+  // only when the user taps "Reload" (or when it is next opened: the browser hands over once
+  // no window of the old release is left). It looks for a new release when it comes back to
+  // the foreground and every hour while open: htmx navigation is not a real navigation, so
+  // the browser's own check on page loads may never happen in an app kept open for days.
+  var UPDATE_EVERY = 60 * 60 * 1000;
+  var reloadAsked = false;
+
+  function offerUpdate(worker) {
+    var region = document.getElementById("toast");
+    if (!region || region.querySelector("[data-update-reload]")) return;
+    // Quiet: the polite status region, no alert, no timer; it stays until tapped or dismissed.
+    var box = document.createElement("div");
+    box.className = "toast toast-info toast-update";
+    var text = document.createElement("p");
+    var strong = document.createElement("strong");
+    strong.textContent = "A new version is ready";
+    var reload = document.createElement("button");
+    reload.type = "button";
+    reload.className = "toast-action";
+    reload.setAttribute("data-update-reload", "");
+    reload.textContent = "Reload";
+    text.append(strong, document.createTextNode(" \u00b7 "), reload);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("data-dismiss-toast", "");
+    close.setAttribute("aria-label", "Dismiss");
+    close.append(iconSvg("x"));
+    box.append(iconSvg("refresh-cw"), text, close);
+    region.innerHTML = "";
+    region.append(box);
+    reload.addEventListener("click", function () {
+      reloadAsked = true;
+      reload.disabled = true;
+      if (worker && worker.state === "installed") {
+        worker.postMessage({ type: "SKIP_WAITING" });  // controllerchange below reloads
+      } else {
+        location.reload();  // already active (another window took it): the page is what's old
+      }
+    });
+  }
+
+  function watchForUpdates(reg) {
+    // Only an update (a worker already controls this page) is offered; the first install is not.
+    if (reg.waiting && navigator.serviceWorker.controller) offerUpdate(reg.waiting);
+    reg.addEventListener("updatefound", function () {
+      var worker = reg.installing;
+      if (!worker) return;
+      worker.addEventListener("statechange", function () {
+        if (worker.state === "installed" && navigator.serviceWorker.controller) offerUpdate(worker);
+      });
+    });
+    var last = Date.now();
+    function check() {
+      last = Date.now();
+      reg.update().catch(function () { /* offline: the next check will do */ });
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState !== "visible") return;
+      // Dismissed earlier and still waiting: say it again, then look for anything newer.
+      if (reg.waiting && navigator.serviceWorker.controller) offerUpdate(reg.waiting);
+      check();
+    });
+    // A card asked the server for fresh data and heard that a new release is out (webapp/pwa).
+    document.addEventListener("rollwise-new-release", check);
+    setInterval(function () {
+      if (document.visibilityState === "visible" && Date.now() - last >= UPDATE_EVERY) check();
+    }, 60 * 1000);
+  }
+
   if ("serviceWorker" in navigator) {
     window.addEventListener("load", function () {
-      navigator.serviceWorker.register("/sw.js", { scope: "/", updateViaCache: "none" }).catch(function () {});
+      navigator.serviceWorker.register("/sw.js", { scope: "/", updateViaCache: "none" })
+        .then(watchForUpdates).catch(function () {});
+    });
+    navigator.serviceWorker.addEventListener("controllerchange", function () {
+      if (reloadAsked) { reloadAsked = false; location.reload(); }
     });
     navigator.serviceWorker.addEventListener("message", function (event) {
       if (event.data && event.data.type === "rollwise-synced") {

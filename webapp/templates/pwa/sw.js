@@ -1,6 +1,9 @@
 /* Rollwise service worker, release {{ release }}.
- * App shell: cache first, from a cache named after the release (a deploy = a new worker
- * that deletes the old caches). Pages: network first, the last copy when offline, else the
+ * App shell: exactly this release's files (content-hashed names), cache first, from a cache
+ * named after the release. A deploy is a new worker: it precaches the new files, then waits
+ * until the user taps "Reload" in the app (a SKIP_WAITING message) or every window of the
+ * old release has closed; only then does it take over and delete the old caches, so a page
+ * never runs one release's scripts against another's HTML. Pages: network first, the last copy when offline, else the
  * offline page. htmx GETs that fail offline: a toast saying so (200, so htmx swaps it).
  * Writes (POST…) are never answered here: they fail as a network error, so the page keeps
  * what the user typed and the offline queue (pwa.js) can store them.
@@ -8,9 +11,9 @@
 "use strict";
 
 // Push and notification clicks belong to the minoxidil feature; missing file = no push.
-try { importScripts("/static/js/sw-push.js"); } catch (e) { /* no push handlers */ }
+try { importScripts({{ imports[0]|tojson }}); } catch (e) { /* no push handlers */ }
 // The offline queue, shared with the page (Background Sync replays from here).
-try { importScripts("/static/js/offline-queue.js"); } catch (e) { /* page replays instead */ }
+try { importScripts({{ imports[1]|tojson }}); } catch (e) { /* page replays instead */ }
 
 var RELEASE = {{ release|tojson }};
 var SHELL_CACHE = "rollwise-shell-" + RELEASE;
@@ -22,11 +25,13 @@ var MAX_PAGES = 40;  // the pages a user opens most; older ones fall back to the
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(SHELL_CACHE).then(function (cache) {
-      // Straight from the server: the HTTP cache may still hold the previous release.
+      // The files carry their content hash: a copy in the HTTP cache is the right one, so a
+      // release downloads only what changed. The offline page has no hash: from the server.
       return cache.addAll(SHELL.map(function (url) {
-        return new Request(url, { cache: "reload", credentials: "omit" });
+        return new Request(url, { cache: url === OFFLINE_URL ? "reload" : "default", credentials: "omit" });
       }));
-    }).then(function () { return self.skipWaiting(); })
+    })
+    // Installed, not in charge: the new release waits for the user (see the message handler).
   );
 });
 
@@ -36,6 +41,8 @@ self.addEventListener("activate", function (event) {
       return Promise.all(names.filter(function (name) {
         return name.indexOf("rollwise-") === 0 && name !== SHELL_CACHE && name !== PAGES_CACHE;
       }).map(function (name) { return caches.delete(name); }));
+    // Windows still open here were either never controlled (the first install) or asked for
+    // this release (they reload on controllerchange): take them over.
     }).then(function () { return self.clients.claim(); })
   );
 });
@@ -152,8 +159,13 @@ self.addEventListener("sync", function (event) {
   );
 });
 
+// "Reload" tapped on the update toast (pwa.js): this waiting release takes over now.
 // Logout (from pwa.js on the login page): forget every page kept for the user.
 self.addEventListener("message", function (event) {
+  if (event.data && event.data.type === "SKIP_WAITING") {
+    self.skipWaiting();
+    return;
+  }
   if (event.data && event.data.type === "rollwise-forget-pages") {
     event.waitUntil(caches.keys().then(function (names) {
       return Promise.all(names.filter(function (n) { return n.indexOf("rollwise-pages-") === 0; })
