@@ -24,7 +24,9 @@ setup: $(BIN)/python
 	$(BIN)/flask assets build
 	$(BIN)/flask db upgrade
 
+# Served on the loopback address; open it as localhost: WebAuthn (passkeys) refuses an IP address.
 run: setup
+	@echo "Rollwise: open http://localhost:$(PORT) (passkeys need localhost, not 127.0.0.1)"
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT)
 
 dev: setup

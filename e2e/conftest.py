@@ -1,4 +1,4 @@
-"""E2E harness: a live Rollwise on 127.0.0.1 (random port, temporary database and
+"""E2E harness: a live Rollwise on 127.0.0.1, opened as http://localhost:PORT (random port, temporary database and
 instance folder) driven by Chromium emulating a Pixel 7 and an iPhone 14."""
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ def live_server(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield LiveServer(url=f"http://127.0.0.1:{server.server_port}", app=app, clock=clock)
+    # Reached as localhost: WebAuthn (passkeys, e2e/test_accounts.py) refuses an IP address as the
+    # relying party, and Chromium resolves localhost to the loopback address it listens on.
+    yield LiveServer(url=f"http://localhost:{server.server_port}", app=app, clock=clock)
     server.shutdown()
     thread.join(timeout=5)
 

@@ -674,7 +674,9 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
                    "minoxidil_doses", "photos", "stages"}
 NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
+                "passkeys",  # credentials bound to this site's relying party: a new account adds its own
                 "login_sessions",  # who is signed in where: a secret too
+                "passkey_challenges",  # one-time sign-in challenges of this server
                 "reminder_sends"}  # the sender's own bookkeeping, rebuilt from the schedule
 
 

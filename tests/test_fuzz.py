@@ -3,6 +3,7 @@ request writes nothing (row counts and stored files unchanged)."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -75,7 +76,7 @@ def world(app, auth_client, user, clock):
     row, token = ApiToken.issue(user.id, "fuzz")
     db.session.add_all([s, row])
     db.session.commit()
-    return {"session_id": s.id, "token": token}
+    return {"session_id": s.id, "token": token, "reset_token": "not-a-reset-token"}
 
 
 # ---- page forms ---------------------------------------------------------------------------------
@@ -114,6 +115,10 @@ FORMS = {
     "/today/zone": {"timezone": ["America/New_York", "Australia/Lord_Howe", "Nowhere/Land", "../etc", ""]},
     "/settings/delete-account": {"password": ["not the password", "x" * 300]},  # never the right one here
     "/sessions/{session_id}": SESSION_FIELDS,
+    "/forgot-password": {"email": ["ana@example.com", "nobody@example.com", "not an address"]},
+    "/settings/email": {"email": ["new@example.com", "ANA@example.com", "x@"], "current_password": ["wrong password"],
+                        "passkey_assertion": ['{"rawId": "AAAA", "response": {}}', "[]", "null", "{"]},
+    "/reset-password/{reset_token}": {"new_password": ["a brand new sentence", "short"]},
 }
 
 
@@ -256,9 +261,41 @@ def test_calendar_addresses(client, world, secret):
     assert resp.status_code < 500
 
 
+# ---- passkey ceremonies (JSON from static/js/passkeys.js) ------------------------------------------
+
+PASSKEY_JSON = ["/register/passkey/options", "/register/passkey", "/login/passkey/options", "/login/passkey",
+                "/settings/passkeys/options", "/settings/passkeys", "/settings/passkeys/confirm-options"]
+b64ish = st.one_of(odd_text, st.binary(max_size=64).map(lambda b: base64.urlsafe_b64encode(b).decode()))
+credentials = st.one_of(json_values, st.fixed_dictionaries({
+    "id": b64ish, "rawId": b64ish, "type": st.sampled_from(["public-key", "x"]),
+    "response": st.one_of(json_values, st.fixed_dictionaries({
+        "clientDataJSON": st.one_of(b64ish, json_values.map(lambda v: base64.urlsafe_b64encode(
+            json.dumps(v).encode()).decode().rstrip("="))),
+        "attestationObject": b64ish, "authenticatorData": b64ish, "signature": b64ish, "userHandle": b64ish}))}))
+
+
+@pytest.mark.parametrize("path", PASSKEY_JSON)
+@FUZZ
+@given(data=st.data())
+def test_passkey_json_is_refused_cleanly(app, auth_client, world, path, data):
+    body = data.draw(st.one_of(json_values, st.fixed_dictionaries({
+        "credential": credentials, "name": odd_text, "email": mixed(["a@example.com"]),
+        "timezone": mixed(["UTC", "Europe/Berlin"])})), label="body")
+    signed_in = path.startswith("/settings") or data.draw(st.booleans(), label="signed in")
+    who = auth_client if signed_in else app.test_client()
+    before = row_counts()
+    resp = who.post(path, json=body)
+    if path.endswith("options"):  # a challenge (one row) is the one thing an options call stores
+        assert resp.status_code < 500, body
+    else:
+        refused_wrote_nothing(resp, before, (path, body))
+        assert resp.status_code >= 400, (path, body)  # nothing forged gets through
+
+
 # Writes whose only input is the URL (or nothing): covered by the CSRF and id suites in tests/test_security.py.
-NO_FIELDS = {"/logout", "/settings/sign-out-others", "/settings/calendar", "/settings/calendar/revoke",
-             "/settings/reminders/test",
+NO_FIELDS = {"/logout", "/settings/email/confirm", "/settings/sign-out-others",
+             "/settings/devices/<int:login_session_id>/sign-out", "/settings/passkeys/<int:passkey_id>/remove",
+             "/settings/calendar", "/settings/calendar/revoke", "/settings/reminders/test",
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
@@ -269,7 +306,8 @@ FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/pass
 
 
 def test_every_write_is_fuzzed_here_or_listed(app):
-    fuzzed = {p.replace("{session_id}", "<int:session_id>") for p in FORMS} | {"/photos"} | {
+    fuzzed = {p.replace("{session_id}", "<int:session_id>").replace("{reset_token}", "<token>") for p in FORMS} | {
+        "/photos"} | set(PASSKEY_JSON) | {
         "/api/v1/sessions", "/api/v1/doses", "/minoxidil/push/subscribe", "/minoxidil/push/unsubscribe",
         "/minoxidil/push/action"}
     writes = {r.rule for r in app.url_map.iter_rules() if (r.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}}

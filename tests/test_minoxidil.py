@@ -340,7 +340,7 @@ def test_calendar_feed_has_dose_and_safe_to_needle_events_with_alarms(auth_clien
     resp = auth_client.post("/settings/calendar", headers=htmx())
     assert "Add to my calendar" in text_of(resp)
     token = feed_secret(resp)
-    assert f"webcal://localhost:5000/calendar/{token}.ics" in resp.get_data(as_text=True)
+    assert f"webcal://localhost/calendar/{token}.ics" in resp.get_data(as_text=True)
     feed = auth_client.application.test_client().get(f"/calendar/{token}.ics")
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     cal = Calendar.from_ical(feed.data)

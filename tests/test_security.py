@@ -82,6 +82,10 @@ def test_every_state_changing_route_refuses_a_missing_csrf_token(app, auth_clien
             assert "This form has expired" in text_of(resp)
             checked.append(url)
     assert "/logout" in checked and "/settings/password" in checked
+    for write in ("/register/passkey", "/login/passkey", "/settings/passkeys", "/settings/email",
+                  "/forgot-password", "/reset-password/x", "/settings/passkeys/1/remove",
+                  "/settings/devices/1/sign-out"):
+        assert write in checked, write
     assert _row_counts() == before, "a refused request wrote something"
 
 
@@ -331,6 +335,29 @@ def _other_stage(other):
     return row
 
 
+def _other_passkey(other):
+    from webapp.models import Passkey
+
+    row = Passkey(user_id=other.id, name="their phone", credential_id=secrets.token_bytes(16),
+                  public_key=b"not-a-key", sign_count=0, transports="internal")
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def _other_login_session(other):
+    from webapp.auth import sessions_service
+
+    row, _key = sessions_service.start(other, datetime_now(), "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0")
+    return row
+
+
+def datetime_now():
+    from webapp.clock import utcnow
+
+    return utcnow()
+
+
 def _other_token(other):
     from webapp.models import ApiToken
 
@@ -351,12 +378,16 @@ OWNED_ARGS = {
     "photo_id": lambda other, c, endpoint: _other_photo(other, c),
     "stage_id": lambda other, c, endpoint: _other_stage(other),
     "token_id": lambda other, c, endpoint: _other_token(other),
+    "passkey_id": lambda other, c, endpoint: _other_passkey(other),
+    "login_session_id": lambda other, c, endpoint: _other_login_session(other),
 }
 # Arguments that name no row of a user, with the value to use.
 FIXED_ARGS = {"variant": "thumb", "area": "crown"}
 # Routes not owned by a signed-in user: static files, and the calendar feed, whose
-# secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py).
-NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed"}
+# secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py);
+# the emailed links, whose signed token is the capability (tests/test_email.py: dead, used,
+# expired and forged tokens are refused).
+NOT_OWNED_ENDPOINTS = {"static", "minoxidil.calendar_feed", "auth.confirm", "auth.reset_password"}
 
 
 def _id_routes(app):
@@ -408,7 +439,8 @@ def test_every_route_with_an_id_answers_404_for_another_users_row(app, auth_clie
         checked.add((method, rule.endpoint))
     assert {("GET", "sessions.show"), ("POST", "sessions.update"), ("POST", "sessions.restore"),
             ("GET", "photos.file"), ("POST", "minoxidil.undo_dose"), ("POST", "settings.revoke_token"),
-            ("POST", "sessions.resolve_symptom"), ("POST", "photos.delete_stage")} <= checked
+            ("POST", "sessions.resolve_symptom"), ("POST", "photos.delete_stage"),
+            ("POST", "settings.remove_passkey"), ("POST", "settings.sign_out_device")} <= checked
 
 
 # Ids that travel in query strings and form fields rather than in the path.
@@ -612,4 +644,7 @@ def test_redirects_are_made_only_by_the_safe_helper():
         if "web.py" not in str(path):
             for m in re.finditer(r"""headers\[["'](Location|HX-Redirect|HX-Location)["']\]\s*=""", text):
                 offenders.append(f"{path}: {m.group(0)}")
+        # JSON answers that tell a script where to go (the passkey sign-in) use safe_next as well.
+        for m in re.finditer(r"""["']redirect["']\s*:\s*(?!safe_next\(|url_for\()[^,}]*""", text):
+            offenders.append(f"{path}: {m.group(0)}")
     assert offenders == []

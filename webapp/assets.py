@@ -3,7 +3,7 @@
 The build (run by ``make setup``) takes the front-end files from npm and the app's own
 files and writes one release into ``webapp/dist`` (git-ignored):
 
-1. htmx is copied from node_modules (pinned in package-lock.json) and the icon sprite is
+1. htmx and @simplewebauthn/browser are copied from node_modules (pinned in package-lock.json) and the icon sprite is
    assembled from lucide-static with only the icons the templates use, into static/vendor;
 2. esbuild (npm, pinned) bundles the page scripts (static/js/rollwise.js imports them, in
    order) into one minified file and minifies the stylesheet;
@@ -82,9 +82,12 @@ def build_vendor() -> list[Path]:
     VENDOR.mkdir(parents=True, exist_ok=True)
     htmx = VENDOR / "htmx.min.js"
     shutil.copyfile(NODE / "htmx.org" / "dist" / "htmx.min.js", htmx)
+    # Passkeys: the browser's WebAuthn calls with JSON in and out (window.SimpleWebAuthnBrowser).
+    webauthn = VENDOR / "simplewebauthn-browser.min.js"
+    shutil.copyfile(NODE / "@simplewebauthn" / "browser" / "dist" / "bundle" / "index.umd.min.js", webauthn)
     sprite = VENDOR / "icons.svg"
     sprite.write_text(build_sprite(icons_used()), encoding="utf-8")
-    return [htmx, sprite]
+    return [htmx, webauthn, sprite]
 
 
 def _esbuild(static: Path, out: Path, entries: list[str], options: list[str]) -> dict[str, str]:

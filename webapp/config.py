@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from webapp.push_endpoints import DEFAULT_PUSH_SERVICE_HOSTS
 
@@ -29,6 +30,15 @@ def database_url(instance: Path) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def public_url() -> str:
+    """The address people reach the app at (links in emails, the passkey relying party), no trailing slash."""
+    return os.environ.get("PUBLIC_URL", "").strip().rstrip("/")
 
 
 def load(instance_path: str) -> dict:
@@ -75,11 +85,6 @@ def load(instance_path: str) -> dict:
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
-        # Where users reach the app, for addresses shown to them (the calendar feed): never taken
-        # from the request's Host or X-Forwarded-Host. SERVER_NAME is used when PUBLIC_URL is unset.
-        "PUBLIC_URL": os.environ.get("PUBLIC_URL") or (
-            f"https://{os.environ['SERVER_NAME']}" if os.environ.get("SERVER_NAME")
-            else f"http://localhost:{os.environ.get('PORT', '5000')}"),
         # Push services the server may send reminders to (webapp/push_endpoints.py); "*.x" = any name under x.
         "PUSH_SERVICE_HOSTS": [h.strip() for h in os.environ.get(
             "PUSH_SERVICE_HOSTS", ",".join(DEFAULT_PUSH_SERVICE_HOSTS)).split(",") if h.strip()],
@@ -92,4 +97,20 @@ def load(instance_path: str) -> dict:
         # X-Forwarded-* are believed only when the operator says a proxy sets them (TRUST_PROXY=1):
         # otherwise any client could pick its own address and escape the per-address limits.
         "TRUST_PROXY": os.environ.get("TRUST_PROXY", "0") == "1",
+        # Links in emails and the passkey relying party use this address; unset = the request's own
+        # host (fine on localhost; set it in production so a forged Host header can't steer a link).
+        "PUBLIC_URL": public_url(),
+        # WebAuthn's relying party: a host name (never an IP address), the public URL's by default.
+        "WEBAUTHN_RP_ID": os.environ.get("WEBAUTHN_RP_ID") or urlsplit(public_url()).hostname or "localhost",
+        "WEBAUTHN_RP_NAME": "Rollwise",
+        # Email (Flask-Mailman). No MAIL_SERVER: messages go to the log and instance/mail/ (webapp/mail.py).
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", ""),
+        "MAIL_PORT": int(os.environ.get("MAIL_PORT", "587")),
+        "MAIL_USE_TLS": _flag("MAIL_USE_TLS", "0" if _flag("MAIL_USE_SSL", "0") else "1"),
+        "MAIL_USE_SSL": _flag("MAIL_USE_SSL", "0"),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Rollwise <no-reply@localhost>"),
+        "MAIL_TIMEOUT": 10,
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per hour"),
     }

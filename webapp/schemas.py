@@ -107,6 +107,46 @@ class LoginSchema(FormSchema):
         return data
 
 
+class _LowerEmail:
+    @pre_load
+    def lower_email(self, data, **kwargs):
+        if isinstance(data.get("email"), str):
+            data = {**data, "email": data["email"].strip().lower()}
+        return data
+
+
+def _email_field() -> EmailField:
+    return EmailField(required=True, error_messages=REQUIRED,
+                      validate=validate.Length(max=254, error="That email address is too long."))
+
+
+class EmailOnlySchema(_LowerEmail, FormSchema):
+    email = _email_field()
+
+
+class PasskeySignUpSchema(_LowerEmail, FormSchema):
+    """A passkey sign-up: the address and zone; the passkey replaces the password."""
+    email = _email_field()
+    timezone = fields.String(required=True, validate=_valid_timezone, error_messages=REQUIRED)
+
+
+class ResetPasswordSchema(FormSchema):
+    raw_fields = ("new_password",)
+    new_password = fields.String(required=True, validate=_strong_password, error_messages=REQUIRED)
+
+
+class EmailChangeSchema(_LowerEmail, FormSchema):
+    """A new address; the current password (or, with no password, a passkey) proves it is the owner."""
+    raw_fields = ("current_password", "passkey_assertion")
+    email = _email_field()
+    current_password = fields.String(validate=validate.Length(max=MAX_PASSWORD))
+    passkey_assertion = fields.String(validate=validate.Length(max=20_000))
+
+
+class PasskeyNameSchema(FormSchema):
+    name = fields.String(load_default="Passkey", validate=validate.Length(max=80, error="Use at most 80 characters."))
+
+
 class PasswordChangeSchema(FormSchema):
     raw_fields = ("current_password", "new_password")
     current_password = fields.String(required=True, validate=validate.Length(max=MAX_PASSWORD), error_messages=REQUIRED)

@@ -68,10 +68,12 @@ def safe_next(target: object, default: str) -> str:
 
 def public_url(endpoint: str, **values: Any) -> str:
     """An absolute address to show the user (the calendar feed): the configured PUBLIC_URL plus
-    the path, never the request's Host or X-Forwarded-Host, which a client can choose."""
+    the path. Unset (a development server), the request's own host; X-Forwarded-Host is never
+    believed (ProxyFix leaves it alone even with TRUST_PROXY=1)."""
     from flask import current_app, url_for
 
-    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
 
 
 def hx_redirect(location: str) -> Response:
@@ -151,9 +153,10 @@ NAV = (
 
 
 def init_app(app: Flask) -> None:
-    from webapp.auth.signin import load_user
+    from webapp.auth.signin import load_user, mark_ended_session
 
     login_manager.user_loader(load_user)
+    app.after_request(mark_ended_session)
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
@@ -161,10 +164,12 @@ def init_app(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        from flask import url_for
+        from flask import g, url_for
 
         nxt = request.full_path.rstrip("?") if request.method == "GET" else None
-        return hx_redirect(url_for("auth.login", next=nxt))
+        # A session ended from another device says so on the login page.
+        ended = 1 if g.get("login_session_ended") else None
+        return hx_redirect(url_for("auth.login", next=nxt, ended=ended))
 
     app.jinja_env.globals["icon"] = icon
 

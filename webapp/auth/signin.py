@@ -48,7 +48,20 @@ def load_user(user_id: str) -> User | None:
         return None
     row = sessions_service.live(session.get(COOKIE_KEY))
     if row is None or row.user_id != uid:
+        # Signed out from elsewhere (or by a reset): forget the cookie, and have this answer clear
+        # the pages this browser kept for the account (see mark_ended_session).
+        session.clear()
+        g.login_session_ended = True
         return None
     sessions_service.touch(row, utcnow())
     g.login_session = row
     return db.session.get(User, uid)
+
+
+def mark_ended_session(response):
+    """After a request whose cookie named an ended session: the browser drops its HTTP cache
+    (Clear-Site-Data) and, on the login page it lands on, pwa.js deletes the service worker's
+    cached pages, so no page with the account's health data is served from this device again."""
+    if g.get("login_session_ended"):
+        response.headers["Clear-Site-Data"] = '"cache"'
+    return response

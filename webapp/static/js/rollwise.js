@@ -9,3 +9,4 @@ import "./minoxidil.js";
 import "./offline-queue.js";
 import "./pwa.js";
 import "./dataio.js";
+import "./passkeys.js";
