@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from e2e.support import check_page, register
+from e2e.support import SCREENSHOTS, check_page, register
 from webapp.extensions import db
 from webapp.models import NeedlingSession, User
 
@@ -43,7 +43,7 @@ def test_first_session_countdown_early_override_history_and_delete(page: Page, l
     # Today: about 21 days, ticking from the server's (frozen) time, not the phone's.
     page.get_by_role("link", name="See the countdown").click()
     card = page.locator("#countdown-card")
-    expect(card.locator("[data-remaining]")).to_have_text(re.compile(r"^(20 d 23 h|21 d 0 h)$"))
+    expect(card.locator("[data-remaining]")).to_have_text(re.compile(r"^(20 d 22 h|20 d 23 h)$"))
     expect(card).to_contain_text("Crown")
     check_page(page, "today-countdown")
 
@@ -53,7 +53,8 @@ def test_first_session_countdown_early_override_history_and_delete(page: Page, l
     expect(chip(page, "1.5 mm").locator("input")).to_be_checked()
     expect(chip(page, "Crown").locator("input")).to_be_checked()
     page.get_by_role("button", name="Save session").click()
-    expect(page.get_by_role("heading", name=re.compile(r"This is 19 d 0 h early"))).to_be_visible()
+    # 21 days end at 10:30 on 31 March in Berlin (summer time by then): 18 d 23 h from now.
+    expect(page.get_by_role("heading", name=re.compile(r"This is 18 d 23 h early"))).to_be_visible()
     expect(page.get_by_text("convention, not a trial result")).to_be_visible()
     check_page(page, "early-session")
     page.get_by_role("button", name="Log it early anyway").click()
@@ -80,7 +81,7 @@ def test_first_session_countdown_early_override_history_and_delete(page: Page, l
     expect(page.get_by_role("button", name="Undo")).to_be_visible()
     check_page(page, "session-deleted")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Today").click()
-    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^(18 d 23 h|19 d 0 h)$"))
+    expect(page.locator("#countdown-card [data-remaining]")).to_have_text(re.compile(r"^(18 d 22 h|18 d 23 h)$"))
 
 
 def test_countdown_ticks_from_server_time_pauses_for_symptoms_and_gaps_are_guarded(page: Page, live_server):
@@ -159,7 +160,7 @@ def test_errors_keep_input_home_warning_edit_and_undo(page: Page, live_server):
     expect(page.get_by_text("Choose the needle length.")).to_be_visible()
     expect(page.get_by_text("Choose at least one area you treated.")).to_be_visible()
     expect(page.get_by_text("Pain is a number from 0 to 10.")).to_be_visible()
-    expect(page.get_by_text("more than a day ahead")).to_be_visible()
+    expect(page.get_by_text("That time is in the future")).to_be_visible()
     expect(page.get_by_label("Notes (optional)")).to_have_value("Tried the new serum-free routine")
     check_page(page, "log-errors")
 
@@ -222,3 +223,53 @@ def test_history_loads_older_sessions_as_the_list_scrolls(page: Page, live_serve
     expect(items).to_have_count(26)
     expect(page.locator(".history-more")).to_have_count(0)
     expect(items.last).to_contain_text("Mon 22 Dec")  # the oldest: 78 days before 10 March
+
+
+@pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+def test_health_profile_warns_on_the_log_form_before_saving(page: Page, live_server):
+    live_server.clock.freeze(START)
+    register(page)
+
+    # Settings → Health profile: isotretinoin two months ago, and blood thinners.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Settings sections").get_by_role("link", name="Health").click()
+    health = page.locator("#health")
+    expect(health.get_by_label("Date of the last dose")).to_be_hidden()
+    chip(page, "Isotretinoin (Accutane) in the last 6 months").click()
+    health.get_by_label("Date of the last dose").fill("2026-01-15")
+    chip(page, "I take blood thinners").click()
+    health.get_by_role("button", name="Save health profile").click()
+    expect(health.get_by_text("Health profile saved")).to_be_visible()
+    expect(health.get_by_label("Date of the last dose")).to_have_value("2026-01-15")
+    health.scroll_into_view_if_needed()
+    check_page(page, "settings-health")
+    health.screenshot(path=str(SCREENSHOTS / "settings-health-card--Pixel-7.png"))
+    expect(page.locator("#gaps")).to_contain_text("Convention, not a trial result. Why?")
+
+    # The Log form shows both warnings before anything is saved; they don't block.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Log").click()
+    warnings = page.locator("[data-health-warnings]")
+    expect(warnings.get_by_role("heading", name="Before you needle")).to_be_visible()
+    expect(warnings).to_contain_text("Isotretinoin in the last 6 months")
+    expect(warnings).to_contain_text("15 January 2026")
+    expect(warnings).to_contain_text("You take blood thinners")
+    expect(warnings).to_contain_text("warnings, not blocks")
+    check_page(page, "log-health-warning")
+    chip(page, "0.25 mm").click()
+    chip(page, "Crown").click()
+    page.get_by_role("button", name="Save session").click()
+    expect(page.get_by_role("heading", name="Session logged")).to_be_visible()
+    expect(page.locator(".saved-card")).to_contain_text("Sterilise it now")
+    check_page(page, "log-saved-sterilise")
+
+    # Today: the countdown line says what the wait is, with the link to Why, and Why names the profile.
+    page.get_by_role("link", name="See the countdown").click()
+    card = page.locator("#countdown-card")
+    expect(card.locator(".convention-note")).to_have_text("Convention, not a trial result. Why?")
+    check_page(page, "today-countdown-line")
+    card.screenshot(path=str(SCREENSHOTS / "today-countdown-card--Pixel-7.png"))
+    card.locator(".convention-note").get_by_role("link", name="Why?").click()
+    expect(page.get_by_role("heading", name="Why this wait?", level=1)).to_be_visible()
+    expect(page.locator("[data-profile-applies]")).to_contain_text(
+        "Isotretinoin in the last 6 months; You take blood thinners")
+    check_page(page, "why-health")

@@ -184,7 +184,7 @@ def test_bad_fields_answer_422_with_the_forms_messages(api):
     assert fields["location"] == ["Choose home or clinic from the list."]
     assert fields["areas"] == ["Choose at least one area you treated."]
     resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-20T10:00"))
-    assert "more than a day ahead" in resp.get_json()["fields"]["performed_at"][0]
+    assert "That time is in the future" in resp.get_json()["fields"]["performed_at"][0]
     resp = api.post("/api/v1/sessions", data=b"[1, 2]", content_type="application/json")
     assert resp.status_code == 400 and "JSON object" in resp.get_json()["message"]
 
@@ -282,3 +282,88 @@ def test_slots_outside_any_routine_are_refused(api, auth_client, slot):
     if slot:
         assert resp.status_code == 422 and "slot" in resp.get_json()["fields"]
         assert count(DoseLog) == 0
+
+
+# ---- times from outside: the instant given is the instant kept ------------------------------------
+
+def test_the_two_0230s_of_the_night_the_clocks_go_back_are_two_sessions_an_hour_apart(api, user, clock):
+    clock.set(datetime(2026, 10, 26, 9, 0, tzinfo=UTC))
+    first = api.post("/api/v1/sessions", json=session_body(performed_at="2026-10-25T02:30:00+02:00",
+                                                           areas=["crown"]))
+    second = api.post("/api/v1/sessions", json=session_body(performed_at="2026-10-25T02:30:00+01:00",
+                                                            areas=["frontal"]))
+    assert first.status_code == 201 and second.status_code == 201, (first.get_json(), second.get_json())
+    assert first.get_json()["session"]["performed_at"] == "2026-10-25T00:30:00+00:00"
+    assert second.get_json()["session"]["performed_at"] == "2026-10-25T01:30:00+00:00"
+    stored = sorted(db.session.scalars(select(NeedlingSession.performed_at)))
+    assert stored[1] - stored[0] == timedelta(hours=1)
+    # The same instant in UTC ("Z") is the same session time.
+    third = api.post("/api/v1/sessions", json=session_body(performed_at="2026-10-25T01:30:00Z",
+                                                           areas=["part_line"]))
+    assert third.get_json()["session"]["performed_at"] == "2026-10-25T01:30:00+00:00"
+
+
+@pytest.mark.parametrize(("when", "ok"), [("2026-03-10T09:35:00Z", True), ("2026-03-10T09:36:00Z", False),
+                                          ("2026-03-10T10:36:00+01:00", False), ("2026-03-10T10:36", False)])
+def test_a_session_more_than_five_minutes_ahead_is_refused(api, user, when, ok):
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at=when))
+    assert (resp.status_code == 201) is ok, resp.get_json()
+    if not ok:
+        assert resp.get_json()["fields"]["performed_at"] == [
+            "That time is in the future. Log a session once you have done it."]
+        assert count(NeedlingSession, user.id) == 0
+
+
+def safe_events(auth_client) -> list:
+    from icalendar import Calendar
+
+    from tests.support import htmx
+    from webapp.models import CalendarToken
+
+    token = db.session.scalar(select(CalendarToken.token).order_by(CalendarToken.id.desc()).limit(1))
+    if token is None:
+        auth_client.post("/settings/calendar", headers=htmx())
+        token = db.session.scalar(select(CalendarToken.token))
+    cal = Calendar.from_ical(auth_client.application.test_client().get(f"/calendar/{token}.ics").data)
+    return [e for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("Safe to needle again")]
+
+
+def test_today_the_calendar_feed_and_the_api_give_one_ready_time(api, auth_client, user, clock):
+    """The user's own gap (5 days, not the default 3), in calendar days in the session's zone."""
+    assert auth_client.post("/settings/gaps", data={"le_0_25": "5"}).status_code == 200
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-05T21:00:00+01:00"))
+    assert resp.status_code == 201, resp.get_json()
+    ready = "2026-03-10T20:00:00+00:00"  # 21:00 in Berlin, 5 days on
+    assert resp.get_json()["next_safe_at"] == ready
+    status = api.get("/api/v1/status").get_json()["needling"]
+    assert status["next_safe_at"] == ready and status["areas"]["crown"]["next_safe_at"] == ready
+    assert 'data-ready-at="2026-03-10T20:00:00Z"' in auth_client.get("/countdown").get_data(as_text=True)
+    safe = safe_events(auth_client)
+    assert [e.decoded("DTSTART") for e in safe] == [datetime(2026, 3, 10, 20, 0, tzinfo=UTC)]
+    assert "Crown" in str(safe[0]["SUMMARY"]) and "convention, not a trial result" in str(safe[0]["DESCRIPTION"])
+
+
+def test_a_longer_earlier_wait_still_binds_in_the_feed_and_an_open_symptom_removes_it(api, auth_client, user, clock):
+    add_session(user, datetime(2026, 3, 5, 9, 0, tzinfo=UTC), mm="1.0", areas=("crown",))  # 14 days
+    add_session(user, datetime(2026, 3, 9, 9, 0, tzinfo=UTC), mm="0.25", areas=("crown",))  # 3 days
+    safe = safe_events(auth_client)
+    assert [e.decoded("DTSTART") for e in safe] == [datetime(2026, 3, 19, 9, 0, tzinfo=UTC)]
+    assert api.get("/api/v1/status").get_json()["needling"]["next_safe_at"] == "2026-03-19T09:00:00+00:00"
+    auth_client.post("/symptoms", data={"kind": "redness"})
+    assert safe_events(auth_client) == []  # nothing is "safe" while a symptom is open
+    assert api.get("/api/v1/status").get_json()["needling"]["state"] == "paused"
+
+
+def test_a_back_dated_session_that_makes_a_later_one_early_asks_for_a_reason(api, user, clock):
+    later = add_session(user, datetime(2026, 3, 9, 9, 0, tzinfo=UTC), mm="0.25", areas=("crown",), location="home")
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-08T09:00:00Z", areas=["crown"]))
+    body = resp.get_json()
+    assert resp.status_code == 409 and body["needs"] == "override_reason", body
+    assert body["makes_early"] == [{"id": later.id, "performed_at": "2026-03-09T09:00:00+00:00",
+                                    "early_by_seconds": 2 * 86400}]
+    assert "makes later ones early" in body["message"] and count(NeedlingSession, user.id) == 1
+    resp = api.post("/api/v1/sessions", json=session_body(performed_at="2026-03-08T09:00:00Z", areas=["crown"],
+                                                          override_reason="logged late"))
+    assert resp.status_code == 201
+    db.session.refresh(later)
+    assert later.early and later.override_reason == "logged late"

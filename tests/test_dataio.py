@@ -11,7 +11,7 @@ import os
 import re
 import uuid
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -467,6 +467,16 @@ def edited(**changes) -> dict:
     (edited(profile__timezone="Mars/Olympus"), 422, ["profile.timezone: Pick a time zone"]),
     (edited(photos__0__file="../../etc/passwd"), 422, ["photos[0].file: Use a name like photos/"]),
     (edited(stages__0__photo_client_id="nope-nope-nope"), 422, ["stages[0].photo_client_id: no photo in the file"]),
+    # What the forms refuse, import refuses too, naming the record.
+    (edited(sessions__0__performed_at="2026-03-10T09:36:00+00:00"), 422, [
+        f"sessions[0] (client_id {SID}): performed_at 2026-03-10 09:36 UTC is in the future"]),
+    (edited(symptoms__0__resolved_at="2026-02-28T09:00:00+00:00"), 422, [
+        "symptoms[0] (redness from 2026-03-01 09:00 UTC): resolved_at 2026-02-28 09:00 UTC is before it started."]),
+    (edited(symptoms__0__started_at="2026-03-11T09:00:00+00:00"), 422, [
+        "symptoms[0] (redness from 2026-03-11 09:00 UTC): started_at is in the future."]),
+    (edited(sessions__0__timezone="Mars/Olympus"), 422, ["sessions[0].timezone: Pick a time zone"]),
+    (edited(profile__health={"isotretinoin_last_dose": "last spring"}), 422, [
+        "profile.health.isotretinoin_last_dose: Not a valid date."]),
     ([1, 2, 3], 422, ["isn't a Rollwise export"]),
 ])
 def test_edited_or_corrupt_json_is_refused_naming_the_field(other_client, nothing_changes, data, status, phrases):
@@ -672,7 +682,7 @@ def test_any_edit_of_any_field_is_imported_or_refused_whole_never_a_500(other_cl
 # Every table with a user_id is exported, or deliberately left out here: a new table
 # makes this fail until the export covers it (webapp/dataio/schemas.py) or it is listed.
 EXPORTED_TABLES = {"users", "devices", "needling_sessions", "symptoms", "gap_settings", "minoxidil_regimens",
-                   "minoxidil_doses", "photos", "stages"}
+                   "minoxidil_doses", "photos", "stages", "health_profiles"}
 NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secrets
                 "passkeys",  # credentials bound to this site's relying party: a new account adds its own
                 "login_sessions",  # who is signed in where: a secret too
@@ -864,3 +874,40 @@ def test_records_from_every_channel_survive_export_then_import(app, auth_client,
     for name in a.namelist():
         if name not in ("rollwise.json", "README.txt"):
             assert b.read(name) == a.read(name), name
+# ---- sessions keep their zone; the health profile travels; early marks follow the sessions ---------
+
+def test_sessions_keep_their_zone_and_the_health_profile_comes_along(auth_client, other_client, other_user, clock):
+    auth_client.post("/settings/health", data={"isotretinoin": "1", "isotretinoin_last_dose": "2026-01-15",
+                                               "keloid_tendency": "1"})
+    log_session(auth_client)
+    data = json.loads(export_zip(auth_client).read("rollwise.json"))
+    assert data["profile"]["health"] == {"isotretinoin_last_dose": "2026-01-15", "blood_thinners": False,
+                                         "keloid_tendency": True, "scalp_psoriasis_eczema": False}
+    assert [s["timezone"] for s in data["sessions"]] == ["Europe/Berlin"]
+    data["profile"]["timezone"] = "America/New_York"  # the account moved; the session stays a Berlin session
+    resp = import_file(other_client, json.dumps(data).encode(), "rollwise.json")
+    assert resp.status_code == 200, text_of(resp)
+    from webapp.models import HealthProfile
+    h = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == other_user.id)).one()
+    assert (h.isotretinoin_last_dose, h.keloid_tendency, h.blood_thinners) == (date(2026, 1, 15), True, False)
+    s = db.session.scalars(select(NeedlingSession).where(NeedlingSession.user_id == other_user.id)).one()
+    assert s.timezone == "Europe/Berlin"
+    assert "Isotretinoin in the last 6 months" in text_of(other_client.get("/log"))
+
+
+def test_a_file_from_before_sessions_kept_their_zone_uses_the_files_zone(other_client, other_user):
+    assert "timezone" not in export_dict()["sessions"][0]
+    assert import_file(other_client, make_zip(export_dict())).status_code == 200
+    s = db.session.scalars(select(NeedlingSession).where(NeedlingSession.user_id == other_user.id)).one()
+    assert s.timezone == "Europe/Lisbon"
+
+
+def test_an_imported_back_dated_session_makes_a_later_one_early(auth_client, user, clock):
+    log_session(auth_client, performed_at="2026-03-02T10:00", needle_mm="0.25", location="home", areas=["crown"])
+    later = db.session.scalars(select(NeedlingSession)).one()
+    assert not later.early
+    data = export_dict()  # a 0.25 mm crown session on 1 March, 09:00 UTC: the 2 March one comes 2 days early
+    data["symptoms"] = []
+    assert import_file(auth_client, make_zip(data)).status_code == 200
+    db.session.refresh(later)
+    assert later.early

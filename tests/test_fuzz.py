@@ -103,6 +103,9 @@ FORMS = {
     "/log/back": {**SESSION_FIELDS, "editing": ["1", "x", "99999999999999999999"]},
     "/symptoms": {"kind": ["redness", "pain"], "notes": ["itchy"]},
     "/settings/gaps": {band.key: ["7", "28", "1", "10000"] for band in BANDS},
+    "/settings/health": {"isotretinoin": ["1", "on", "no"], "isotretinoin_last_dose": ["2026-01-15", "2027-01-01",
+                                                                                       "1999-12-31", "yesterday"],
+                         "blood_thinners": ["1"], "keloid_tendency": ["on"], "scalp_psoriasis_eczema": ["1"]},
     "/minoxidil/doses": {"client_id": [str(uuid.uuid4())], "slot": ["dose-20260310T0700Z", "dose-20260309T1900Z"],
                          "view": ["history", "card"]},
     "/settings/minoxidil": {"product": ["solution_5", "foam_5"], "amount": ["1 mL"], "doses_per_day": ["1", "4", "9"],
@@ -299,7 +302,8 @@ NO_FIELDS = {"/logout", "/settings/email/confirm", "/settings/sign-out-others",
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
-             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke"}
+             "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke",
+             "/photos/<int:photo_id>/reference"}
 # Forms fuzzed in tests/test_form_fuzz.py (accounts) and tests/test_dataio.py (imports: every field
 # of an export edited by hypothesis, bombs and bad paths).
 FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password", "/settings/import"}

@@ -37,6 +37,36 @@ def test_migrations_match_the_models(tmp_path):
         assert tables == set()
 
 
+def test_existing_sessions_take_the_accounts_zone_and_come_back_on_downgrade(tmp_path):
+    """Sessions logged before they kept a zone were shown in the account's zone: they keep that meaning."""
+    app = migrated_app(tmp_path)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="2192584e4b14")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO users (id, email, password_hash, timezone, created_at) "
+                "VALUES (1, 'a@example.com', 'x', 'Australia/Lord_Howe', '2026-03-01 00:00:00')")
+            conn.exec_driver_sql(
+                "INSERT INTO needling_sessions (id, user_id, client_id, performed_at, needle_mm, location, areas, "
+                "skin_reaction, applied_after, notes, early, created_at) VALUES (1, 1, 'abcdefgh-1', "
+                "'2026-04-03 11:00:00', 0.25, 'home', '[\"crown\"]', 'none', 'nothing', '', false, "
+                "'2026-04-03 11:00:00')")
+        upgrade(revision="c4e1a7d2b9f3")
+        with db.engine.connect() as conn:
+            zone = conn.exec_driver_sql("SELECT timezone FROM needling_sessions WHERE id = 1").scalar()
+            health = set(db.inspect(conn).get_table_names())
+        assert zone == "Australia/Lord_Howe" and "health_profiles" in health
+        downgrade(revision="2192584e4b14")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in db.inspect(conn).get_columns("needling_sessions")}
+            kept = conn.exec_driver_sql("SELECT client_id FROM needling_sessions").scalar()
+            tables = set(db.inspect(conn).get_table_names())
+        assert "timezone" not in columns and kept == "abcdefgh-1" and "health_profiles" not in tables
+
+
 def test_calendar_addresses_made_before_hashing_keep_working(tmp_path):
     from datetime import UTC, datetime
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
@@ -75,8 +75,9 @@ def test_logging_saves_in_utc_and_tells_other_cards(auth_client):
     assert s.performed_at == datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
     assert (s.needle_mm, s.location, s.areas, s.pain, s.notes) == (s.needle_mm, "clinic", ["frontal", "crown"], 3,
                                                                      "fine")
-    assert str(s.needle_mm) == "1.50" and not s.early
-    assert "Next safe session in 21 d 0 h" in text_of(resp)
+    assert str(s.needle_mm) == "1.50" and not s.early and s.timezone == "Europe/Berlin"
+    # 21 days: 10:30 on 31 March in Berlin, after the clocks went forward (20 d 23 h of elapsed time).
+    assert "Next safe session in 20 d 23 h" in text_of(resp)
 
 
 def test_double_submit_logs_one_session(auth_client):
@@ -104,7 +105,7 @@ def test_repeat_of_a_deleted_session_does_not_bring_a_duplicate(auth_client):
     ({"needle_mm": "NaN"}, "needle_mm", "above 0 and up to 2.5 mm"),
     ({"needle_mm": "0.255"}, "needle_mm", "two decimals"),
     ({"needle_mm": None}, "needle_mm", "Choose the needle length"),
-    ({"performed_at": "2026-03-11T11:31"}, "performed_at", "more than a day ahead"),
+    ({"performed_at": "2026-03-10T10:36"}, "performed_at", "in the future"),
     ({"performed_at": "yesterday"}, "performed_at", "Enter a date and time"),
     ({"performed_at": "1999-12-31T10:00"}, "performed_at", "year 2000"),
     ({"pain": "11"}, "pain", "0 to 10"),
@@ -131,8 +132,12 @@ def test_bad_input_is_a_clear_422_beside_the_field_and_nothing_is_lost(auth_clie
     assert count() == 0
 
 
-def test_future_within_a_day_is_fine(auth_client):
-    assert log(auth_client, performed_at="2026-03-11T10:29").status_code == 201
+def test_a_few_minutes_ahead_is_fine_more_is_refused(auth_client):
+    # 09:30 UTC is 10:30 in Berlin: a phone clock 5 minutes fast still logs, 6 minutes don't.
+    resp = log(auth_client, performed_at="2026-03-10T10:36")
+    assert resp.status_code == 422 and "That time is in the future" in text_of(resp)
+    assert count() == 0
+    assert log(auth_client, performed_at="2026-03-10T10:35").status_code == 201
 
 
 def test_odd_but_valid_length_is_kept_as_typed(auth_client):
@@ -141,7 +146,7 @@ def test_odd_but_valid_length_is_kept_as_typed(auth_client):
 
 
 def test_device_of_another_user_is_refused(auth_client, other_client):
-    other_client.post("/log", data=form(new_device_kind="pen"), headers=PANEL)
+    other_client.post("/log", data=form(new_device_kind="pen", performed_at="2026-03-10T04:30"), headers=PANEL)
     theirs = db.session.scalars(select(Device)).one()
     resp = log(auth_client, device=str(theirs.id))
     assert resp.status_code == 422 and "Choose a device from the list" in text_of(resp)
@@ -182,7 +187,7 @@ def test_early_session_needs_override_and_reason_and_is_marked(auth_client, cloc
     resp = auth_client.post("/log", data=data, headers=PANEL)
     assert resp.status_code == 409
     page = text_of(resp)
-    assert "This is 19 d 0 h early" in page and "convention, not a trial result" in page
+    assert "This is 18 d 23 h early" in page and "convention, not a trial result" in page
     assert "Dhurat 2013" in page and count() == 1
     assert 'value="second"' in resp.get_data(as_text=True)  # carried through the step
     resp = auth_client.post("/log", data={**data, "override": "1"}, headers=PANEL)
@@ -228,21 +233,23 @@ def test_countdown_card_first_run_then_server_instants(auth_client, clock):
     resp = auth_client.get("/countdown", headers=htmx())
     html = resp.get_data(as_text=True)
     assert 'data-server-now="2026-03-11T12:30:00Z"' in html
-    assert 'data-ready-at="2026-03-31T09:30:00Z"' in html
+    # Same clock time (10:30) 21 days later in Berlin, where summer time has begun.
+    assert 'data-ready-at="2026-03-31T08:30:00Z"' in html
     assert 'data-started-at="2026-03-10T09:30:00Z"' in html
-    assert "19 d 21 h" in text_of(resp)
+    assert "19 d 20 h" in text_of(resp)
     assert 'hx-trigger="every 60s, session-logged from:body, queue-synced from:body, countdown-refresh"' in html
-    clock.set(datetime(2026, 3, 31, 9, 30, tzinfo=UTC))
+    clock.set(datetime(2026, 3, 31, 8, 30, tzinfo=UTC))
     assert "Ready now" in text_of(auth_client.get("/countdown"))
 
 
 def test_today_shows_the_countdown_and_per_area_readiness(auth_client):
     log(auth_client, areas=["crown"])
     page = text_of(auth_client.get("/"))
-    assert "Next safe session in 21 d 0 h" in page
-    assert "Crown in 21 d 0 h" in page and "Frontal Ready" in page
-    # Ready at 09:30 UTC, shown in Berlin summer time (the clocks changed on 29 March).
-    assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 11:30." in page
+    assert "Next safe session in 20 d 23 h" in page
+    assert "Crown in 20 d 23 h" in page and "Frontal Ready" in page
+    # The same clock time 21 days later, though the clocks changed on 29 March (not "11:30").
+    assert "Crown is healing after your 1.5 mm session. Ready Tue 31 Mar, 10:30." in page
+    assert "Ready Tue 31 Mar, 10:30. Convention, not a trial result. Why?" in page
     assert "Why this wait?" in page
 
 
@@ -290,7 +297,9 @@ def test_gaps_section_in_settings_and_saving_lengthens_the_wait(auth_client):
     resp = auth_client.post("/settings/gaps", data={"le_1_5": "28"}, headers=htmx())
     assert resp.status_code == 200 and "Waits saved" in text_of(resp)
     log(auth_client)
-    assert "Next safe session in 28 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 27 d 23 h" in text_of(auth_client.get("/"))  # 10:30 on 7 April, summer time
+    settings_page = text_of(auth_client.get("/settings"))
+    assert "It never goes below the floor. Convention, not a trial result. Why?" in settings_page
 
 
 @pytest.mark.parametrize(("value", "message"), [
@@ -353,20 +362,20 @@ def test_delete_then_undo_restores_the_countdown(auth_client, clock):
     clock.advance(days=2)
     log(auth_client, performed_at="2026-03-12T10:30", override="1", override_reason="why not")
     early = db.session.scalars(select(NeedlingSession).where(NeedlingSession.early.is_(True))).one()
-    assert "Next safe session in 21 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 20 d 23 h" in text_of(auth_client.get("/"))
     resp = auth_client.post(f"/sessions/{early.id}/delete", headers=htmx())
     assert resp.status_code == 200 and "Undo" in text_of(resp)
     assert resp.headers["HX-Trigger"] == '{"session-logged": null}'
     db.session.refresh(early)
     assert early.deleted_at == clock.at
-    assert "Next safe session in 19 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 18 d 23 h" in text_of(auth_client.get("/"))
     assert auth_client.get(f"/sessions/{early.id}").status_code == 404
     assert "why not" not in text_of(auth_client.get("/history"))
     resp = auth_client.post(f"/sessions/{early.id}/restore", headers=htmx())
     assert resp.status_code == 200 and "why not" in text_of(resp)
     db.session.refresh(early)
     assert early.deleted_at is None
-    assert "Next safe session in 21 d 0 h" in text_of(auth_client.get("/"))
+    assert "Next safe session in 20 d 23 h" in text_of(auth_client.get("/"))
 
 
 def test_delete_without_htmx_redirects_to_history(auth_client):
@@ -376,7 +385,7 @@ def test_delete_without_htmx_redirects_to_history(auth_client):
 
 
 def test_another_users_session_is_404_on_every_route(auth_client, other_client):
-    other_client.post("/log", data=form(), headers=PANEL)
+    other_client.post("/log", data=form(performed_at="2026-03-10T04:30"), headers=PANEL)
     theirs = only_session()
     sid = theirs.id
     assert auth_client.get(f"/sessions/{sid}").status_code == 404
@@ -469,3 +478,199 @@ def test_a_racing_copy_of_the_form_answers_success_without_a_duplicate(auth_clie
     resp = auth_client.post("/log", data=data, headers=PANEL)
     assert resp.status_code == 200 and "Session logged" in text_of(resp)
     assert count() == 1
+
+
+# ---- timing you can trust: grace, calendar days, early marks that follow the sessions ----------
+
+def early_marks() -> dict[str, bool]:
+    return {s.notes: s.early for s in db.session.scalars(select(NeedlingSession)
+                                                         .where(NeedlingSession.deleted_at.is_(None)))}
+
+
+def test_up_to_six_hours_before_the_ready_time_needs_no_reason_and_is_not_early(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-01T21:00", notes="a")
+    # 3 days later at 15:00 instead of 21:00: 6 hours before the ready time is on time.
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-04T15:00", notes="b")
+    assert resp.status_code == 201 and "Early" not in text_of(resp)
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-07T08:59", notes="c")
+    assert resp.status_code == 409 and "This is 6 h 1 min early" in text_of(resp)
+    assert early_marks() == {"a": False, "b": False}
+
+
+def test_same_clock_time_three_days_later_across_the_march_change_is_on_time(auth_client, clock):
+    clock.set(datetime(2026, 3, 30, 20, 0, tzinfo=UTC))  # Monday 22:00 in Berlin (summer time)
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-27T21:00", notes="friday")
+    resp = log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T21:00", notes="monday")
+    assert resp.status_code == 201
+    assert early_marks() == {"friday": False, "monday": False}
+
+
+def test_a_back_dated_session_that_makes_a_later_one_early_gets_the_early_screen(auth_client, clock):
+    log(auth_client, needle_mm="1.5", performed_at="2026-03-10T10:00", notes="later")
+    data = form(needle_mm="1.5", performed_at="2026-03-01T10:00", notes="back-dated")
+    resp = auth_client.post("/log", data=data, headers=PANEL)
+    page = text_of(resp)
+    assert resp.status_code == 409 and count() == 1
+    assert "This makes a later session early" in page
+    assert "your 1.5 mm session on Tue 10 Mar, 10:00 came 12 d 0 h early" in page
+    resp = auth_client.post("/log", data={**data, "override": "1"}, headers=PANEL)
+    assert resp.status_code == 422 and "Write a short reason" in text_of(resp)
+    resp = auth_client.post("/log", data={**data, "override": "1", "override_reason": "forgot to log it"},
+                            headers=PANEL)
+    assert resp.status_code == 201
+    later = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "later")).one()
+    assert later.early and later.override_reason == "forgot to log it"
+    assert early_marks() == {"later": True, "back-dated": False}
+    assert "Early · override" in text_of(auth_client.get("/history"))
+
+
+def test_editing_or_deleting_a_session_judges_every_later_one_again(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-01T10:00", notes="first")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-05T10:00", notes="second")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-08T10:00", notes="third")
+    assert early_marks() == {"first": False, "second": False, "third": False}
+    first = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "first")).one()
+    # Moved to 4 March, the first session makes the second one early: the early screen, then the reason.
+    moved = form(client_id=first.client_id, needle_mm="0.25", location="home", performed_at="2026-03-04T10:00",
+                 notes="first")
+    resp = auth_client.post(f"/sessions/{first.id}", data=moved, headers=PANEL)
+    assert resp.status_code == 409 and "This makes a later session early" in text_of(resp)
+    resp = auth_client.post(f"/sessions/{first.id}", data={**moved, "override": "1", "override_reason": "typo"},
+                            headers=PANEL)
+    assert resp.status_code == 200
+    assert early_marks() == {"first": False, "second": True, "third": False}
+    # Deleting the moved session: the second one is on time again, at once.
+    resp = auth_client.post(f"/sessions/{first.id}/delete", headers=htmx())
+    assert resp.status_code == 200
+    assert early_marks() == {"second": False, "third": False}
+    # Undo brings the mark back.
+    auth_client.post(f"/sessions/{first.id}/restore", headers=htmx())
+    assert early_marks() == {"first": False, "second": True, "third": False}
+    # A longer needle on the second session makes the third early (7 days after 0.5 mm).
+    second = db.session.scalars(select(NeedlingSession).where(NeedlingSession.notes == "second")).one()
+    edit = form(client_id=second.client_id, needle_mm="0.5", location="clinic", performed_at="2026-03-05T10:00",
+                notes="second", override="1", override_reason="typo")
+    assert auth_client.post(f"/sessions/{second.id}", data=edit, headers=PANEL).status_code == 200
+    assert early_marks() == {"first": False, "second": True, "third": True}
+
+
+def test_changing_the_account_zone_never_rewrites_early_marks_or_waits(auth_client, user, clock):
+    clock.set(datetime(2026, 3, 30, 20, 0, tzinfo=UTC))
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-27T21:00", notes="friday")
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T21:00", notes="monday")
+    ready = 'data-ready-at="2026-04-02T19:00:00Z"'  # Thursday 21:00 in Berlin
+    assert ready in auth_client.get("/countdown").get_data(as_text=True)
+    assert auth_client.post("/settings/timezone", data={"timezone": "America/New_York"}).status_code == 200
+    assert early_marks() == {"friday": False, "monday": False}
+    assert ready in auth_client.get("/countdown").get_data(as_text=True)  # shown in New York, same instant
+    # A later write judges the sessions again, each in the zone it was logged in: nothing changes.
+    log(auth_client, needle_mm="0.25", location="home", performed_at="2026-03-30T12:00", notes="ny",
+        areas=["part_line"])
+    assert early_marks() == {"friday": False, "monday": False, "ny": False}
+    zones = {s.notes: s.timezone for s in db.session.scalars(select(NeedlingSession))}
+    assert zones == {"friday": "Europe/Berlin", "monday": "Europe/Berlin", "ny": "America/New_York"}
+
+
+def test_a_form_time_the_night_the_clocks_go_back_is_read_as_the_first(auth_client, clock):
+    clock.set(datetime(2026, 10, 25, 12, 0, tzinfo=UTC))
+    assert log(auth_client, performed_at="2026-10-25T02:30").status_code == 201
+    assert only_session().performed_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # CEST, the first 02:30
+
+
+# ---- health profile, sterilising, worn rollers ------------------------------------------------
+
+def test_health_profile_in_settings_warns_on_the_log_form_and_names_it_on_why(auth_client, clock):
+    page = text_of(auth_client.get("/settings"))
+    assert "Health profile" in page and "Isotretinoin (Accutane) in the last 6 months" in page
+    assert "Before you needle" not in text_of(auth_client.get("/log"))
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1"}, headers=htmx())
+    assert resp.status_code == 422 and "Enter the date of your last isotretinoin dose" in text_of(resp)
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1", "isotretinoin_last_dose": "2026-03-11"},
+                            headers=htmx())
+    assert resp.status_code == 422 and "today or earlier" in text_of(resp)
+    resp = auth_client.post("/settings/health", data={"isotretinoin": "1", "isotretinoin_last_dose": "2026-01-15",
+                                                      "blood_thinners": "1"}, headers=htmx())
+    assert resp.status_code == 200 and "Health profile saved" in text_of(resp)
+    assert 'value="2026-01-15"' in resp.get_data(as_text=True)
+    form_page = text_of(auth_client.get("/log"))
+    assert "Before you needle" in form_page and "warnings, not blocks" in form_page
+    assert "Isotretinoin in the last 6 months" in form_page and "15 January 2026" in form_page
+    assert "You take blood thinners" in form_page and "keloid" not in form_page.lower().split("why")[0]
+    why = text_of(auth_client.get("/why-wait"))
+    assert "Your health profile says: Isotretinoin in the last 6 months; You take blood thinners" in why
+    assert "you take blood thinners (you do)" in why and "keloids (you do)" not in why
+    # Warnings, not blocks: the session saves.
+    assert log(auth_client).status_code == 201
+    # A session dated after the 6 months no longer shows the isotretinoin warning.
+    clock.set(datetime(2026, 7, 20, 9, 0, tzinfo=UTC))
+    later = text_of(auth_client.get("/log"))
+    assert "Isotretinoin in the last 6 months" not in later and "You take blood thinners" in later
+    # Unticking everything clears it.
+    auth_client.post("/settings/health", data={}, headers=htmx())
+    assert "Before you needle" not in text_of(auth_client.get("/log"))
+
+
+def test_the_saved_screen_says_sterilise_after_an_at_home_session(auth_client, clock):
+    resp = log(auth_client, needle_mm="0.25", location="home", new_device_kind="roller")
+    assert "Sterilise it now" in text_of(resp) and "the way its label says" in text_of(resp)
+    clock.advance(days=30)
+    assert "Sterilise it now" not in text_of(log(auth_client, performed_at="2026-04-09T11:30"))  # clinic
+
+
+def test_a_roller_past_ten_uses_gets_a_replace_it_nudge_on_the_log_form(auth_client, clock):
+    log(auth_client, needle_mm="0.25", location="home", new_device_kind="roller", new_device_label="Blue",
+        performed_at="2026-01-01T10:00")
+    device = db.session.scalars(select(Device)).one()
+    for day in range(2, 10):
+        log(auth_client, needle_mm="0.25", location="home", device=str(device.id),
+            performed_at=f"2026-01-{day * 3:02d}T10:00")
+    page = text_of(auth_client.get("/log"))
+    assert "Roller · Blue · 9 uses" in page and "Replace Blue" not in page
+    log(auth_client, needle_mm="0.25", location="home", device=str(device.id), performed_at="2026-02-10T10:00")
+    assert "Replace Blue: it has 10 uses" in text_of(auth_client.get("/log"))
+
+
+# Any sequence of logging (back-dated or not), editing and deleting leaves every stored early mark
+# equal to what the rules say of the sessions as they stand.
+OPS = st.lists(st.tuples(st.sampled_from(["log", "log", "edit", "delete", "restore"]),
+                         st.integers(0, 10 * 24), st.sampled_from(["0.25", "0.5", "1.0"]),
+                         st.sampled_from([["crown"], ["frontal"], ["crown", "frontal"]]), st.integers(0, 9)),
+               min_size=1, max_size=7)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+@example(ops=[("log", 48, "0.5", ["crown"], 0), ("log", 0, "0.5", ["crown"], 0), ("delete", 0, "0.5", ["crown"], 1),
+              ("restore", 0, "0.5", ["crown"], 0), ("edit", 200, "0.5", ["crown"], 1)])
+def test_early_marks_are_never_stale(auth_client, user, clock, ops):
+    from webapp import rules
+    from webapp.sessions import service
+
+    for s in db.session.scalars(select(NeedlingSession)):
+        db.session.delete(s)
+    db.session.commit()
+    clock.set(datetime(2026, 3, 25, 12, 0, tzinfo=UTC))
+    start = datetime(2026, 3, 1, 0, 0)
+    deleted: list[NeedlingSession] = []
+    for op, hours, mm, areas, pick in ops:
+        live = list(db.session.scalars(select(NeedlingSession).where(NeedlingSession.deleted_at.is_(None))
+                                       .order_by(NeedlingSession.id)))
+        when = (start + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+        body = form(performed_at=when, needle_mm=mm, location="clinic", areas=areas, override="1",
+                    override_reason="test")
+        if op == "log" or (op == "edit" and not live):
+            assert log(auth_client, **{k: v for k, v in body.items() if k != "client_id"}).status_code == 201
+        elif op == "edit":
+            s = live[pick % len(live)]
+            resp = auth_client.post(f"/sessions/{s.id}", data={**body, "client_id": s.client_id}, headers=PANEL)
+            assert resp.status_code == 200, text_of(resp)
+        elif op == "delete" and live:
+            s = live[pick % len(live)]
+            auth_client.post(f"/sessions/{s.id}/delete", headers=htmx())
+            deleted.append(s)
+        elif op == "restore" and deleted:
+            auth_client.post(f"/sessions/{deleted.pop().id}/restore", headers=htmx())
+        rows = sorted(db.session.scalars(select(NeedlingSession).where(NeedlingSession.deleted_at.is_(None))),
+                      key=lambda s: (s.performed_at, s.id))
+        derived = [m.early for m in rules.early_marks(rows, service.gaps(user.id), service.symptoms(user.id))]
+        assert [s.early for s in rows] == derived

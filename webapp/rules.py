@@ -11,11 +11,13 @@ explains a wait.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 # Scalp areas, in the order the forms show them. Healing is local: a wait
 # applies to the areas treated in that session.
@@ -77,17 +79,25 @@ def band_for(needle_mm: Decimal) -> Band:
 # ---------------------------------------------------------------------------
 # Waits, countdown, earliness, warnings: pure functions of their arguments.
 #
-# Sessions are any objects with ``performed_at`` (aware UTC), ``needle_mm``
-# and ``areas``; symptoms any objects with ``started_at`` and ``resolved_at``.
-# Callers leave out deleted sessions. ``gaps`` maps a band key to the user's
-# chosen gap; it is never allowed below the band's floor.
+# Sessions are any objects with ``performed_at`` (aware UTC), ``needle_mm``,
+# ``areas`` and ``timezone`` (the IANA zone the session was logged in); symptoms
+# any objects with ``started_at`` and ``resolved_at``. Callers leave out deleted
+# sessions. ``gaps`` maps a band key to the user's chosen gap; it is never
+# allowed below the band's floor.
 #
-# A wait is elapsed time, not calendar days: skin heals by the hour, so a
-# 3-day wait is 72 hours even when the clocks change in between (DST). The
-# user's zone is only used to show the instant.
+# A wait of N days ends at the same local clock time N calendar days later, in
+# the zone the session was logged in: a session at 09:30 on Friday is followed
+# at 09:30 on Monday, whatever the clocks did in between (a daylight-saving
+# change doesn't make the Monday session "1 h early"). The session keeps its
+# zone, so moving the account to another zone never moves a wait.
 # ---------------------------------------------------------------------------
 
 ZERO = timedelta(0)
+# A session up to 6 hours before the ready time is on time: no reason asked, not
+# marked early. A Rollwise convention: a few hours don't change healing measured
+# in days. The countdown still shows the exact ready time.
+EARLY_GRACE_HOURS = 6
+EARLY_GRACE = timedelta(hours=EARLY_GRACE_HOURS)
 MAX_GAP = timedelta(days=120)  # a typo guard for the settings form, not a safety rule
 ROLLER_USES = 10  # rollers: replace after about 10 uses (convention; device labels say sterilise after each use)
 
@@ -144,9 +154,32 @@ class Wait:
         return min(1.0, max(0.0, (now - self.started_at) / total))
 
 
-def _ready_after_pauses(start: datetime, gap: timedelta, symptoms: Iterable, now: datetime) -> datetime:
-    """When ``gap`` of symptom-free time has passed since ``start``: the clock stands still
-    while a symptom is active (an unresolved one counts as active up to ``now``)."""
+def wait_end(start: datetime, gap: timedelta, zone: str | None) -> datetime:
+    """The end of a wait of ``gap`` (whole days) after ``start``: the same local clock time
+    that many calendar days later in ``zone``, as an aware UTC instant.
+
+    Where that clock time happens twice (the night the clocks go back) the later one
+    counts; where it doesn't happen at all (the night they go forward) the first instant
+    after the jump does. Both keep to the cautious side.
+    """
+    tz = ZoneInfo(zone or "UTC")
+    wall = start.astimezone(tz).replace(tzinfo=None) + gap
+    return max(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+
+
+def _zone_of(session) -> str:
+    return getattr(session, "timezone", None) or "UTC"
+
+
+def _ready_after_pauses(start: datetime, gap: timedelta, symptoms: Iterable, now: datetime,
+                        zone: str | None = None) -> datetime:
+    """When the wait after ``start`` is over, counting only symptom-free time: the clock
+    stands still while a symptom is active (an unresolved one counts as active up to ``now``).
+
+    The wait itself is ``gap`` in calendar days in ``zone`` (see wait_end); a pause adds its
+    length in elapsed time.
+    """
+    gap = wait_end(start, gap, zone) - start
     spans = sorted((max(start, s.started_at), s.resolved_at or now) for s in symptoms)
     t, need = start, gap
     for lo, hi in spans:
@@ -172,8 +205,9 @@ def area_waits(sessions: Iterable, now: datetime, gaps: Mapping[str, timedelta] 
     for session in sessions:
         band = band_for(Decimal(session.needle_mm))
         gap = gap_for(band, gaps)
-        ready = _ready_after_pauses(session.performed_at, gap, symptoms, now)
-        paused = ready - session.performed_at - gap
+        plain = wait_end(session.performed_at, gap, _zone_of(session))
+        ready = _ready_after_pauses(session.performed_at, gap, symptoms, now, _zone_of(session))
+        paused = ready - plain
         for area in session.areas:
             wait = Wait(area, session.performed_at, ready, band, gap, paused, Decimal(session.needle_mm))
             if area not in waits or wait.ready_at > waits[area].ready_at:
@@ -236,14 +270,20 @@ def countdown(sessions: Iterable, now: datetime, gaps: Mapping[str, timedelta] |
 class Earliness:
     """Whether a planned session comes before the wait is over, and by how much."""
 
-    by: timedelta
+    by: timedelta  # exact: the countdown's ready time minus the planned time
     areas: tuple[str, ...]  # the planned areas still healing
     binding: Wait | None
     paused: bool  # a symptom is active at the planned time
 
     @property
+    def too_soon(self) -> bool:
+        """Before the wait is over by more than EARLY_GRACE (within it is on time)."""
+        return self.by > EARLY_GRACE
+
+    @property
     def early(self) -> bool:
-        return self.by > ZERO or self.paused
+        """Early needs the override: too soon, or a symptom is open."""
+        return self.too_soon or self.paused
 
 
 def check_planned(sessions: Iterable, planned_at: datetime, areas: Iterable[str],
@@ -259,6 +299,32 @@ def check_planned(sessions: Iterable, planned_at: datetime, areas: Iterable[str]
     binding = max(healing, key=lambda w: w.ready_at, default=None)
     by = binding.ready_at - planned_at if binding else ZERO
     return Earliness(by, tuple(w.area for w in healing), binding, bool(active_symptoms(symptoms, planned_at)))
+
+
+def early_marks(sessions: Sequence, gaps: Mapping[str, timedelta] | None = None,
+                symptoms: Iterable = (), since: datetime | None = None) -> list[Earliness | None]:
+    """Whether each session was early, judged against the sessions before it as they stand now.
+
+    ``sessions`` come in the order they happened (by time; two at the same instant in
+    the order they were logged: the second is early). Only sessions that can still bind
+    are compared: none older than the longest gap plus every symptom pause plus a day
+    (a clock change moves a wait by hours, never a day). Sessions before ``since`` are
+    not judged (None): a change at ``since`` can't affect them.
+    """
+    symptoms = list(symptoms)
+    times = [s.performed_at for s in sessions]
+    longest = max(gap_for(band, gaps) for band in BANDS)
+    out: list[Earliness | None] = []
+    for i, session in enumerate(sessions):
+        at = session.performed_at
+        if since is not None and at < since:
+            out.append(None)
+            continue
+        paused = sum((min(sym.resolved_at or at, at) - sym.started_at for sym in symptoms if sym.started_at < at),
+                     ZERO)
+        first = bisect_left(times, at - longest - max(paused, ZERO) - timedelta(days=1), 0, i)
+        out.append(check_planned(sessions[first:i], at, session.areas, gaps, symptoms))
+    return out
 
 
 @dataclass(frozen=True)
@@ -299,10 +365,68 @@ def after_saving(needle_mm: Decimal, location: str, skin_reaction: str, applied_
                           "Vitamin C and other serums right after needling have caused granulomatous skin "
                           "reactions. Keep to products meant for it.",
                           "Friedmann 2024, Dermatol Surg, doi 10.1097/dss.0000000000004450"))
+    if location == "home":
+        what = {"roller": "roller", "stamp": "stamp", "pen": "pen's needle cartridge"}.get(device_kind or "", "device")
+        out.append(Advice("sterilise", "Sterilise it now",
+                          f"Clean and sterilise your {what} after every use, the way its label says, and let it "
+                          "dry in its case before you put it away.",
+                          "The device's label; Rollwise safety rules: sterilise after each use."))
     if device_kind == "roller" and device_uses >= ROLLER_USES:
         out.append(Advice("replace_roller", "Time for a new roller",
                           f"This roller has been used {device_uses} times. Replace rollers after about "
                           f"{ROLLER_USES} uses (convention): the needles blunt and bend."))
+    return out
+
+
+# ---- the health profile: warnings, not blocks --------------------------------------------------
+#
+# The profile is any object with ``isotretinoin_last_dose`` (a date or None),
+# ``blood_thinners``, ``keloid_tendency`` and ``scalp_psoriasis_eczema`` (bools).
+# Each warning shows on the Log form before saving; none of them stops a session.
+
+ISOTRETINOIN_MONTHS = 6
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day of the month ``months`` later (the month's last day when it is shorter)."""
+    y, m = divmod(day.month - 1 + months, 12)
+    year, month = day.year + y, m + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, min(d, 31))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable: every month has a 28th")
+
+
+def health_warnings(profile, on: date) -> list[Advice]:
+    """What the health profile asks the user to weigh before a session on ``on`` (a local date)."""
+    if profile is None:
+        return []
+    out = []
+    last = getattr(profile, "isotretinoin_last_dose", None)
+    if last is not None and last <= on < months_after(last, ISOTRETINOIN_MONTHS):
+        out.append(Advice(
+            "isotretinoin", "Isotretinoin in the last 6 months",
+            f"Last dose {last:%-d %B %Y}. The usual advice is to wait 6 months (to "
+            f"{months_after(last, ISOTRETINOIN_MONTHS):%-d %B %Y}) before needling: ask your dermatologist first.",
+            "Spring 2017, JAMA Dermatol 153:802–9: the 6-month rule rests on small case series; "
+            "the evidence is thin either way"))
+    if getattr(profile, "blood_thinners", False):
+        out.append(Advice(
+            "blood_thinners", "You take blood thinners",
+            "Needling may bleed and bruise more. Ask the doctor who prescribes them first; never stop them "
+            "on your own."))
+    if getattr(profile, "keloid_tendency", False):
+        out.append(Advice(
+            "keloid", "You scar easily or form keloids",
+            "Every needle makes tiny wounds, and skin that forms keloids can scar from them. Ask a "
+            "dermatologist before needling."))
+    if getattr(profile, "scalp_psoriasis_eczema", False):
+        out.append(Advice(
+            "psoriasis_eczema", "Psoriasis or eczema on the scalp",
+            "Not on active patches: injury can bring out new ones (the Koebner response) and broken skin "
+            "infects more easily. Treat the flare first; ask a dermatologist."))
     return out
 
 

@@ -1,7 +1,7 @@
 """login failures: wrong passwords counted per account, shared by every worker and machine
 
 Revision ID: 9d3b6e1f4a72
-Revises: 2192584e4b14
+Revises: 5c1e0a7d9b42
 Create Date: 2026-12-01 22:40:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '9d3b6e1f4a72'
-down_revision = '2192584e4b14'
+down_revision = '5c1e0a7d9b42'
 branch_labels = None
 depends_on = None
 

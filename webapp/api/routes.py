@@ -226,6 +226,11 @@ def log_session():
         if e.paused:
             why = ("A scalp symptom is logged and not resolved: no session until it settles "
                    "(minoxidil OTC label); consider seeing a dermatologist.")
+        elif not e.too_soon:
+            # Logged after the fact, it makes a later session early: that one gets the mark and the reason.
+            why = "This session makes later ones early: " + "; ".join(
+                f"the {item.session.needle_mm} mm session at {iso(item.session.performed_at)} by "
+                f"{rules.wait_text(item.early.by)}" for item in out.later) + "."
         else:
             names = ", ".join(rules.AREAS.get(a, a) for a in e.areas)
             why = (f"{names} {'is' if len(e.areas) == 1 else 'are'} still healing: {rules.wait_text(e.by)} to go "
@@ -235,7 +240,9 @@ def log_session():
                         "the session stays marked as early.",
                         needs="override_reason", early_by_seconds=int(e.by.total_seconds()),
                         next_safe_at=iso(e.binding.ready_at) if e.binding else None,
-                        areas=list(e.areas), paused_by_symptom=e.paused)
+                        areas=list(e.areas), paused_by_symptom=e.paused,
+                        makes_early=[{"id": item.session.id, "performed_at": iso(item.session.performed_at),
+                                      "early_by_seconds": int(item.early.by.total_seconds())} for item in out.later])
     s = out.session
     body = {"session": SessionOut().dump(s), "advice": advice_json(sessions.advice_after(s)),
             "next_safe_at": iso(sessions.countdown(now).ready_at)}

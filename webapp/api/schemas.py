@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 from marshmallow import Schema, ValidationError, fields
 
-from webapp.sessions.schemas import LocalDateTime, SessionSchema
+from webapp.sessions.schemas import EARLIEST, LocalDateTime, SessionSchema, not_in_future
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -35,19 +34,25 @@ ISO_MESSAGE = "Send performed_at as an ISO 8601 time, like 2026-03-10T09:30:00+0
 
 
 class ApiDateTime(LocalDateTime):
-    """Like the form's field, and also an ISO time with an offset ("…T09:30:00+01:00", "…Z")."""
+    """Like the form's field, and also an ISO time with an offset ("…T09:30:00+01:00", "…Z").
+
+    A time with an offset is kept as the instant it names: on the night the clocks go back,
+    02:30+02:00 and 02:30+01:00 are two different sessions an hour apart.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError(ISO_MESSAGE)
         try:
             parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is not None:
-                # The form's field reads the wall time in the user's zone: give it that.
-                value = parsed.astimezone(ZoneInfo(self.parent.tz)).replace(tzinfo=None).isoformat()
+            if parsed.tzinfo is None:
+                return super()._deserialize(value, attr, data, **kwargs)
+            at = parsed.astimezone(UTC)
         except (ValueError, OverflowError) as err:
             raise ValidationError(ISO_MESSAGE) from err
-        return super()._deserialize(value, attr, data, **kwargs)
+        if at < EARLIEST.replace(tzinfo=UTC):
+            raise ValidationError("Enter a date from the year 2000 on.")
+        return not_in_future(at, self.parent.now)
 
 
 class SessionIn(SessionSchema):

@@ -84,8 +84,19 @@ class Record(Schema):
         unknown = EXCLUDE
 
 
+class HealthSchema(Record):
+    """Settings → Health profile (what the Log form warns about)."""
+
+    isotretinoin_last_dose = fields.Date(allow_none=True, load_default=None)
+    blood_thinners = fields.Boolean(load_default=False)
+    keloid_tendency = fields.Boolean(load_default=False)
+    scalp_psoriasis_eczema = fields.Boolean(load_default=False)
+
+
 class ProfileSchema(Record):
     timezone = fields.String(required=True, validate=_valid_timezone)
+    # Files from before the health profile have none: nothing to take over then.
+    health = fields.Nested(HealthSchema, allow_none=True, load_default=None)
 
 
 class DeviceSchema(Record):
@@ -100,6 +111,8 @@ class DeviceSchema(Record):
 class SessionSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     performed_at = Instant(required=True)
+    # The zone the session was logged in; files from before it existed use profile.timezone.
+    timezone = fields.String(allow_none=True, load_default=None, validate=_valid_timezone)
     needle_mm = Millimetres(required=True)
     device_ref = fields.String(allow_none=True, load_default=None)
     location = fields.String(required=True, validate=one_of(LOCATIONS, "the location"))
@@ -168,6 +181,18 @@ class DoseSchema(Record):
     timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
 
 
+class AlignmentSchema(Record):
+    """How a photo lines up with its area's reference (webapp/photos/align.py); scale None: it doesn't."""
+
+    to = fields.String(required=True, validate=CLIENT_ID_RULE)  # the reference photo's client_id
+    scale = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, min_inclusive=False))
+    rotation = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-180, 180))
+    tx = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-100, 100))
+    ty = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-100, 100))
+    inliers = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    ratio = fields.Float(load_default=0.0, validate=validate.Range(0, 1))
+
+
 class PhotoSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     area = fields.String(required=True, validate=one_of(AREAS, "the area"))
@@ -179,6 +204,8 @@ class PhotoSchema(Record):
     width = fields.Integer(dump_only=True)
     height = fields.Integer(dump_only=True)
     created_at = Instant(required=True)
+    reference = fields.Boolean(load_default=False)  # chosen as its area's reference photo
+    alignment = fields.Nested(AlignmentSchema, allow_none=True, load_default=None)
 
 
 class StageSchema(Record):

@@ -39,6 +39,7 @@ from webapp.models import (
     Device,
     DoseLog,
     GapSetting,
+    HealthProfile,
     MinoxidilRegimen,
     NeedlingSession,
     Photo,
@@ -48,9 +49,12 @@ from webapp.models import (
 )
 from webapp.photos.imaging import PhotoRejected, Processed, from_kept_original, process
 from webapp.rules import BANDS
+from webapp.sessions import service as sessions_service
+from webapp.sessions.schemas import FUTURE_SLACK
 from webapp.storage import get_storage
 
 MAX_PROBLEMS = 8  # listed under a refused import; the rest are counted
+HEALTH_FIELDS = ("isotretinoin_last_dose", "blood_thinners", "keloid_tendency", "scalp_psoriasis_eczema")
 
 
 # ---- export ---------------------------------------------------------------------------
@@ -77,6 +81,14 @@ def _sha256_of(key: str) -> str | None:
     return digest.hexdigest()
 
 
+def _alignment_of(photo: Photo, client_of: dict[int, str]) -> dict | None:
+    if photo.align_ref_id not in client_of:
+        return None
+    return {"to": client_of[photo.align_ref_id], "scale": photo.align_scale, "rotation": photo.align_rotation,
+            "tx": photo.align_tx, "ty": photo.align_ty, "inliers": photo.align_inliers or 0,
+            "ratio": photo.align_ratio or 0.0}
+
+
 def collect(user: User) -> tuple[dict, list[PhotoFile]]:
     """Everything the user owns as export-format data, and the photo files that go with it."""
     uid = user.id
@@ -93,7 +105,9 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
     band_order = {b.key: i for i, b in enumerate(BANDS)}
 
     photos, files = [], []
-    for p in rows(Photo, Photo.taken_at, Photo.client_id):
+    all_photos = rows(Photo, Photo.taken_at, Photo.client_id)
+    client_of = {p.id: p.client_id for p in all_photos}
+    for p in all_photos:
         sha = _sha256_of(p.original_key)
         if sha is None:  # a row whose file is gone can't be restored; leave it out rather than break imports
             continue
@@ -101,7 +115,8 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
         files.append(PhotoFile(name, p.original_key))
         photos.append({"client_id": p.client_id, "area": p.area, "taken_at": p.taken_at,
                        "session_client_id": session_cid.get(p.session_id), "file": name, "sha256": sha,
-                       "width": p.width, "height": p.height, "created_at": p.created_at})
+                       "width": p.width, "height": p.height, "created_at": p.created_at,
+                       "reference": p.is_reference, "alignment": _alignment_of(p, client_of)})
     photo_cid = {p.id: p.client_id for p in rows(Photo, Photo.id)}
     exported = {row["client_id"] for row in photos}
 
@@ -109,10 +124,11 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
         "format_version": FORMAT_VERSION,
         "app": "Rollwise",
         "exported_at": utcnow(),
-        "profile": {"timezone": user.timezone},
+        "profile": {"timezone": user.timezone, "health": _health_of(uid)},
         "devices": [{"ref": device_ref[dev.id], "kind": dev.kind, "label": dev.label, "needle_mm": dev.needle_mm,
                      "created_at": dev.created_at, "retired_at": dev.retired_at} for dev in devices],
-        "sessions": [{"client_id": s.client_id, "performed_at": s.performed_at, "needle_mm": s.needle_mm,
+        "sessions": [{"client_id": s.client_id, "performed_at": s.performed_at, "timezone": s.timezone,
+                      "needle_mm": s.needle_mm,
                       "device_ref": device_ref.get(s.device_id), "location": s.location, "areas": s.areas,
                       "skin_reaction": s.skin_reaction, "pain": s.pain, "applied_after": s.applied_after,
                       "notes": s.notes, "early": s.early, "override_reason": s.override_reason,
@@ -137,6 +153,13 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
                    for s in rows(Stage, Stage.assessed_on, Stage.client_id)],
     }
     return ExportSchema().dump(data), files
+
+
+def _health_of(user_id: int) -> dict | None:
+    h = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == user_id)).first()
+    if h is None:
+        return None
+    return {k: getattr(h, k) for k in HEALTH_FIELDS}
 
 
 def export_json(user: User) -> tuple[str, list[PhotoFile]]:
@@ -251,7 +274,8 @@ def limits() -> Limits:
 NOUNS = {"sessions": ("session", "sessions"), "doses": ("dose", "doses"), "photos": ("photo", "photos"),
          "devices": ("device", "devices"), "symptoms": ("symptom", "symptoms"),
          "minoxidil_regimens": ("regimen version", "regimen versions"), "stages": ("stage", "stages"),
-         "gap_settings": ("gap setting", "gap settings")}
+         "gap_settings": ("gap setting", "gap settings"),
+         "health_profile": ("health profile", "health profiles")}
 
 
 def plural(n: int, kind: str) -> str:
@@ -269,6 +293,7 @@ class ImportResult:
     created: list = field(default_factory=list, repr=False)
     previous_timezone: str = ""
     previous_gaps: dict[str, int] = field(default_factory=dict, repr=False)
+    previous_health: dict | None = field(default=None, repr=False)
 
     @property
     def headline(self) -> str:
@@ -282,7 +307,7 @@ class ImportResult:
     @property
     def also(self) -> str:
         rest = [plural(self.added[k], k) for k in ("devices", "symptoms", "minoxidil_regimens", "stages",
-                                                   "gap_settings") if self.added[k]]
+                                                   "gap_settings", "health_profile") if self.added[k]]
         if not rest:
             return ""
         return "Also " + (", ".join(rest[:-1]) + " and " + rest[-1] if len(rest) > 1 else rest[0]) + "."
@@ -298,7 +323,25 @@ def _refuse_problems(problems: list[str]) -> ImportRefused:
                          "export again from Rollwise.", shown)
 
 
-def validate(upload: Upload) -> dict:
+def _what_happened_problems(data: dict, now: datetime) -> list[str]:
+    """What the forms refuse, refused here too, naming the record: a session in the future
+    (a log records what happened) and a symptom that ends before it starts, or starts ahead."""
+    problems = []
+    for i, row in enumerate(data["sessions"]):
+        if row["performed_at"] > now + FUTURE_SLACK:
+            problems.append(f"sessions[{i}] (client_id {row['client_id']}): performed_at "
+                            f"{row['performed_at']:%Y-%m-%d %H:%M} UTC is in the future; a log records what "
+                            "happened.")
+    for i, row in enumerate(data["symptoms"]):
+        what = f"symptoms[{i}] ({row['kind']} from {row['started_at']:%Y-%m-%d %H:%M} UTC)"
+        if row["started_at"] > now + FUTURE_SLACK:
+            problems.append(f"{what}: started_at is in the future.")
+        if row["resolved_at"] is not None and row["resolved_at"] < row["started_at"]:
+            problems.append(f"{what}: resolved_at {row['resolved_at']:%Y-%m-%d %H:%M} UTC is before it started.")
+    return problems
+
+
+def validate(upload: Upload, now: datetime | None = None) -> dict:
     """The upload's data, checked against format version 1; ImportRefused names what is wrong."""
     raw = upload.data
     if not isinstance(raw, dict):
@@ -320,7 +363,7 @@ def validate(upload: Upload) -> dict:
         data = ExportSchema().load(raw)
     except ValidationError as err:
         raise _refuse_problems(flatten(err.messages)) from err
-    problems = references(data)
+    problems = references(data) + _what_happened_problems(data, now or utcnow())
     if upload.kind == "zip":
         problems += [f"photos[{i}].file: {p['file']} is missing from the ZIP." for i, p in enumerate(data["photos"])
                      if p["file"] not in upload.names]
@@ -381,6 +424,10 @@ def _undo(user_id: int, result: ImportResult) -> None:
     for g in db.session.scalars(select(GapSetting).where(GapSetting.user_id == user_id)):
         if g.band in result.previous_gaps:
             g.days = result.previous_gaps[g.band]
+    if result.previous_health is not None:
+        h = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == user_id)).first()
+        for k, v in result.previous_health.items():
+            setattr(h, k, v)
     db.session.commit()
 
 
@@ -453,12 +500,17 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
         by_ref[row["ref"]] = devices[key]
 
     sessions = {s.client_id: s for s in mine(NeedlingSession)}
+    new_sessions = []
     for row in data["sessions"]:
         if row["client_id"] in sessions:
             existing["sessions"] += 1
             continue
+        # A file from before sessions kept their zone: they happened in the file's zone.
+        zone = row["timezone"] or data["profile"]["timezone"]
         sessions[row["client_id"]] = add("sessions", NeedlingSession(
-            user_id=user_id, device=by_ref.get(row["device_ref"]), **row_fields(row, "device_ref")))
+            user_id=user_id, device=by_ref.get(row["device_ref"]), **row_fields(row, "device_ref", "timezone"),
+            timezone=zone))
+        new_sessions.append(sessions[row["client_id"]])
     db.session.flush()
 
     def session_id(cid: str | None) -> int | None:
@@ -515,6 +567,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
                                                  "timezone": row.get("timezone") or data["profile"]["timezone"]}))
 
     photos = {p.client_id: p for p in mine(Photo)}
+    kept_before = {p.id for p in photos.values()}
     photo_ids: dict[str, int | None] = {cid: p.id for cid, p in photos.items()}
     for row in data["photos"]:
         cid = row["client_id"]
@@ -533,9 +586,31 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
             user_id=user_id, client_id=cid, area=row["area"], taken_at=row["taken_at"],
             session_id=session_id(row["session_client_id"]), original_key=item.keys["original"],
             display_key=item.keys["display"], thumb_key=item.keys["thumb"], width=item.processed.width,
-            height=item.processed.height, created_at=row["created_at"]))
+            height=item.processed.height, created_at=row["created_at"], is_reference=row["reference"]))
     db.session.flush()
     photo_ids.update({cid: p.id for cid, p in photos.items()})
+    # Alignments come back as exported when their reference came along (else they are measured
+    # again the first time the photo is compared).
+    for row in data["photos"]:
+        lined, photo = row["alignment"], photos.get(row["client_id"])
+        if lined and photo is not None and photo.id not in kept_before and photo_ids.get(lined["to"]):
+            photo.align_ref_id = photo_ids[lined["to"]]
+            photo.align_scale, photo.align_rotation = lined["scale"], lined["rotation"]
+            photo.align_tx, photo.align_ty = lined["tx"], lined["ty"]
+            photo.align_inliers, photo.align_ratio = lined["inliers"], lined["ratio"]
+
+    health = data["profile"]["health"]
+    if health is not None:
+        row = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == user_id)).first()
+        if row is None:
+            add("health_profile", HealthProfile(user_id=user_id, **health))
+        elif {k: getattr(row, k) for k in HEALTH_FIELDS} != health:
+            result.previous_health = {k: getattr(row, k) for k in HEALTH_FIELDS}
+            for k, v in health.items():
+                setattr(row, k, v)
+            added["health_profile"] += 1
+        else:
+            existing["health_profile"] += 1
 
     stages = {s.client_id for s in mine(Stage)}
     for row in data["stages"]:
@@ -546,6 +621,10 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
         add("stages", Stage(user_id=user_id, photo_id=photo_ids.get(row["photo_client_id"]) if
                             row["photo_client_id"] else None, **row_fields(row, "photo_client_id")))
 
+    # "Early" follows the sessions as they stand: what came in may make later sessions early
+    # (or no longer), so every session from the first one imported on is judged again.
+    if new_sessions:
+        sessions_service.refresh_early(user_id, min(s.performed_at for s in new_sessions))
     db.session.commit()
     return result
 

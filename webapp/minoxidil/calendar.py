@@ -8,36 +8,31 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event
-from sqlalchemy import select
 
 from webapp import doses as d
-from webapp.extensions import db
 from webapp.minoxidil import service
-from webapp.models import NeedlingSession, User
-from webapp.rules import AREAS, band_for
+from webapp.models import User
+from webapp.rules import AREAS, days_text
+from webapp.sessions import service as sessions_service
 
 FEED_DAYS = 14
 
 
-def _safe_again(user: User) -> list[tuple[datetime, list[str], str]]:
-    """Per area, the latest live session's time + its band's default gap (convention,
-    not a trial result: see rules.BANDS); areas that come due together share one event."""
-    sessions = db.session.scalars(select(NeedlingSession).where(
-        NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None))
-        .order_by(NeedlingSession.performed_at.desc()).limit(200))
-    latest: dict[str, NeedlingSession] = {}
-    for s in sessions:
-        for area in s.areas or []:
-            latest.setdefault(area, s)
+def _safe_again(user: User, now: datetime) -> list[tuple[datetime, list[str], str]]:
+    """When each area may be needled again: the countdown's own ready time (sessions.service.countdown,
+    the one function Today and the API use too), so the user's gaps, a longer earlier wait and
+    symptom pauses all count. While a symptom is open nothing is "safe": no event at all.
+    Areas that come due together share one event."""
+    cd = sessions_service.countdown(now, user_id=user.id)
+    if cd.paused:
+        return []
     grouped: dict[datetime, tuple[list[str], str]] = {}
-    for area, s in latest.items():
-        try:
-            band = band_for(s.needle_mm)
-        except ValueError:
+    for area in AREAS:
+        wait = cd.waits.get(area)
+        if wait is None:
             continue
-        at = s.performed_at + band.default_gap
-        names, _ = grouped.setdefault(at, ([], band.label))
-        names.append(AREAS.get(area, area))
+        names, _ = grouped.setdefault(wait.ready_at, ([], f"{wait.band.label} ({days_text(wait.gap)})"))
+        names.append(AREAS[area])
     return [(at, names, label) for at, (names, label) in sorted(grouped.items())]
 
 
@@ -75,7 +70,7 @@ def feed(user: User, now: datetime) -> bytes:
         alarm.add("trigger", timedelta(0))
         ev.add_component(alarm)
         cal.add_component(ev)
-    for at, names, label in _safe_again(user):
+    for at, names, label in _safe_again(user, now):
         if at < now - timedelta(days=1):
             continue
         ev = Event()
@@ -84,7 +79,7 @@ def feed(user: User, now: datetime) -> bytes:
         ev.add("dtstart", at)
         ev.add("dtend", at + timedelta(minutes=30))
         ev.add("summary", "Safe to needle again: " + ", ".join(names))
-        ev.add("description", f"The default wait for {label} needles has passed for these areas. "
+        ev.add("description", f"Your wait after {label} needles has passed for these areas. "
                               "That wait is convention, not a trial result.")
         ev.add("transp", "TRANSPARENT")
         alarm = Alarm()

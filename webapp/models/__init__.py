@@ -3,11 +3,11 @@
 from webapp.models.api import ApiToken
 from webapp.models.login_sessions import LoginFailure, LoginSession
 from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
-from webapp.models.needling import Device, GapSetting, NeedlingSession, Symptom
+from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "LoginFailure", "LoginSession",
-           "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo", "PushSubscription",
-           "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "HealthProfile", "LoginFailure",
+           "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo",
+           "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]

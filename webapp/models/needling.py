@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -39,6 +39,9 @@ class NeedlingSession(db.Model):
     # double tap never logs the same session twice.
     client_id: Mapped[str] = mapped_column(String(64))
     performed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The zone the session was logged in: its wait ends at the same local clock time N
+    # days later there, whatever zone the account moves to afterwards.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     needle_mm: Mapped[Decimal] = mapped_column(Numeric(4, 2))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
     location: Mapped[str] = mapped_column(String(8))  # home | clinic
@@ -47,6 +50,7 @@ class NeedlingSession(db.Model):
     pain: Mapped[int | None] = mapped_column(Integer)
     applied_after: Mapped[str] = mapped_column(String(16), default="nothing")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # Derived from the sessions as they stand (sessions/service.refresh_early keeps it so).
     early: Mapped[bool] = mapped_column(Boolean, default=False)
     override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -82,3 +86,17 @@ class GapSetting(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     band: Mapped[str] = mapped_column(String(16))  # rules.Band.key
     days: Mapped[int] = mapped_column(Integer)
+
+
+class HealthProfile(db.Model):
+    """What the Log form warns about before a session (warnings, not blocks): one row per user."""
+
+    __tablename__ = "health_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    isotretinoin_last_dose: Mapped[date | None] = mapped_column(Date)
+    blood_thinners: Mapped[bool] = mapped_column(Boolean, default=False)
+    keloid_tendency: Mapped[bool] = mapped_column(Boolean, default=False)
+    scalp_psoriasis_eczema: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -24,6 +24,7 @@ from webapp.sessions.schemas import (
     REACTIONS,
     SYMPTOMS,
     GapsSchema,
+    HealthProfileSchema,
     SessionSchema,
     SymptomSchema,
 )
@@ -151,14 +152,26 @@ def when_label(raw: str) -> str:
     return chosen.strftime("%a %-d %b, %H:%M")
 
 
+def planned_day(raw: str) -> date:
+    """The local date the form's session is on (today when the field can't be read yet)."""
+    try:
+        return datetime.fromisoformat(raw).date()
+    except ValueError:
+        return local(utcnow(), current_user.timezone).date()
+
+
 def panel(status: int = 200, *, values: dict, editing: NeedlingSession | None = None, stage: str = "form",
           errors: dict | None = None, **context):
     """The log/edit panel: the form, a confirmation step, or the saved summary."""
     uses = service.device_uses()
-    ctx = {"mm_chips": needle_chips(values.get("needle_mm", "")),
+    devices = [(d, uses.get(d.id, 0)) for d in service.devices()]
+    ctx = {"health_warnings": service.health_warnings(planned_day(values.get("performed_at", ""))),
+           "worn_rollers": [(d, n) for d, n in devices if d.kind == "roller" and n >= rules.ROLLER_USES],
+           "roller_uses": rules.ROLLER_USES,
+           "mm_chips": needle_chips(values.get("needle_mm", "")),
            "when_label": when_label(values.get("performed_at", "")),
            "values": values, "errors": errors or {}, "stage": stage, "editing": editing,
-           "devices": [(d, uses.get(d.id, 0)) for d in service.devices()],
+           "devices": devices,
            "lengths": rules.STANDARD_NEEDLE_MM, "area_names": rules.AREAS, "locations": LOCATIONS,
            "reactions": REACTIONS, "applied": APPLIED, "device_kinds": DEVICE_KINDS, **context}
     if request.htmx and request.htmx.target == "log-panel":
@@ -222,9 +235,11 @@ def submit(editing: NeedlingSession | None):
         return panel(409, values=values, editing=editing, stage="confirm_home", warnings=out.warnings)
     confirm_home = data["confirm_home"] or bool(out.warnings)
     if out.kind == "early":
-        return panel(409, values=values, editing=editing, stage="early", early=out.early, confirm_home=confirm_home)
+        return panel(409, values=values, editing=editing, stage="early", early=out.early, later=out.later,
+                     confirm_home=confirm_home)
     if out.kind == "reason_needed":
-        return panel(422, values=values, editing=editing, stage="early", early=out.early, confirm_home=confirm_home,
+        return panel(422, values=values, editing=editing, stage="early", early=out.early, later=out.later,
+                     confirm_home=confirm_home,
                      errors={"override_reason": "Write a short reason. It stays with the session in your history."})
     return saved(out.session, repeat=False, edited=editing is not None)
 
@@ -250,8 +265,10 @@ def why_wait():
     """Why Rollwise waits between sessions, band by band, with the sources."""
     chosen = service.gaps()
     cd = service.countdown()
+    profile = rules.health_warnings(service.health_profile(), local(utcnow(), current_user.timezone).date())
     return render_page("sessions/why.html", bands=[(b, rules.gap_for(b, chosen)) for b in rules.BANDS],
-                       current=cd.binding.band if cd.binding else None)
+                       current=cd.binding.band if cd.binding else None, grace_hours=rules.EARLY_GRACE_HOURS,
+                       applies={a.code for a in profile}, profile_warnings=profile)
 
 
 @bp.post("/symptoms")
@@ -292,6 +309,33 @@ def save_gaps():
                                              gap_values=request.form.to_dict()), 422)
     service.save_gaps(data)
     return hx_trigger(make_response(render_template("settings/_gaps.html", gap_saved=True)), "session-logged")
+
+
+@bp.app_template_global("health_profile_values")
+def health_profile_values() -> dict:
+    """The Settings health profile form, filled from what is stored."""
+    p = service.health_profile()
+    return {"isotretinoin": bool(p and p.isotretinoin_last_dose),
+            "isotretinoin_last_dose": p.isotretinoin_last_dose.isoformat() if p and p.isotretinoin_last_dose else "",
+            "blood_thinners": bool(p and p.blood_thinners), "keloid_tendency": bool(p and p.keloid_tendency),
+            "scalp_psoriasis_eczema": bool(p and p.scalp_psoriasis_eczema)}
+
+
+@bp.post("/settings/health")
+@login_required
+def save_health():
+    """Record what the Log form should warn about (warnings, not blocks)."""
+    today = local(utcnow(), current_user.timezone).date()
+    try:
+        data = HealthProfileSchema(today=today).load(request.form.to_dict())
+    except ValidationError as err:
+        values = {k: request.form.get(k, "") for k in ("isotretinoin_last_dose",)}
+        values.update({k: bool(request.form.get(k)) for k in
+                       ("isotretinoin", "blood_thinners", "keloid_tendency", "scalp_psoriasis_eczema")})
+        return make_response(render_template("settings/_health.html", health_errors=field_errors(err),
+                                             health_values=values), 422)
+    service.save_health_profile(data)
+    return make_response(render_template("settings/_health.html", health_saved=True))
 
 
 # ---- history -----------------------------------------------------------------------------------
@@ -372,8 +416,7 @@ def show(session_id: int):
 def delete(session_id: int):
     """Delete a session (kept for undo); the countdown is recomputed at once."""
     s = service.own_session(session_id)
-    s.deleted_at = utcnow()
-    db.session.commit()
+    service.delete_session(s, utcnow())
     if not request.htmx:
         return hx_redirect(url_for("sessions.history"))
     resp = make_response(render_template("sessions/_deleted.html", s=s))
@@ -385,7 +428,6 @@ def delete(session_id: int):
 def restore(session_id: int):
     """Undo a delete."""
     s = service.own_session(session_id, deleted=True)
-    s.deleted_at = None
-    db.session.commit()
+    service.restore_session(s)
     resp = make_response(render_template("sessions/_detail.html", s=s))
     return hx_trigger(resp, "session-logged")

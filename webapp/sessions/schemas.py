@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,16 @@ SYMPTOMS = {
 }
 CLIENT_ID = re.compile(ID_PATTERN)
 EARLIEST = datetime(2000, 1, 1)
+# A log records what happened: a session more than a few minutes ahead of now is refused
+# (the minutes allow for a phone clock that runs a little fast).
+FUTURE_SLACK = timedelta(minutes=5)
+FUTURE_MESSAGE = "That time is in the future. Log a session once you have done it."
+
+
+def not_in_future(at: datetime, now: datetime) -> datetime:
+    if at > now + FUTURE_SLACK:
+        raise ValidationError(FUTURE_MESSAGE)
+    return at
 
 
 def choice(options: dict[str, str], what: str) -> validate.OneOf:
@@ -59,11 +69,10 @@ class LocalDateTime(fields.Field):
             naive = naive.replace(tzinfo=None)
         if naive < EARLIEST:
             raise ValidationError("Enter a date from the year 2000 on.")
+        # Wall time in the user's zone; on the night the clocks go back, the first of the two.
         at = naive.replace(tzinfo=ZoneInfo(self.parent.tz))
         # Checked here, not in a schema validator, so it shows beside the other errors at once.
-        if at > self.parent.now + timedelta(days=1):
-            raise ValidationError("That is more than a day ahead. Log a session when you have done it.")
-        return at
+        return not_in_future(at, self.parent.now)
 
 
 class SessionSchema(FormSchema):
@@ -110,6 +119,42 @@ class SessionSchema(FormSchema):
     def tidy(self, data, **kwargs):
         data["areas"] = [a for a in AREAS if a in data["areas"]]  # canonical order, no repeats
         data["performed_at"] = data["performed_at"].astimezone(ZoneInfo("UTC"))
+        return data
+
+
+class HealthProfileSchema(FormSchema):
+    """Settings → Health profile: four yes/no answers and the date of the last isotretinoin dose."""
+
+    isotretinoin = fields.Boolean(load_default=False)
+    isotretinoin_last_dose = fields.String(load_default="")
+    blood_thinners = fields.Boolean(load_default=False)
+    keloid_tendency = fields.Boolean(load_default=False)
+    scalp_psoriasis_eczema = fields.Boolean(load_default=False)
+
+    def __init__(self, *, today: date, **kwargs):
+        super().__init__(**kwargs)
+        self.today = today
+
+    @post_load
+    def last_dose(self, data, **kwargs):
+        raw = data.pop("isotretinoin_last_dose").strip()
+        taken = data.pop("isotretinoin")
+        data["isotretinoin_last_dose"] = None
+        if not taken and not raw:
+            return data
+        if not raw:
+            raise ValidationError("Enter the date of your last isotretinoin dose (an estimate is fine).",
+                                  "isotretinoin_last_dose")
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError as err:
+            raise ValidationError("Enter a date, like 2026-05-31.", "isotretinoin_last_dose") from err
+        if day > self.today:
+            raise ValidationError("Enter the date of the last dose you have taken, today or earlier.",
+                                  "isotretinoin_last_dose")
+        if day.year < 2000:
+            raise ValidationError("Enter a date from the year 2000 on.", "isotretinoin_last_dose")
+        data["isotretinoin_last_dose"] = day
         return data
 
 

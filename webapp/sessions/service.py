@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from webapp import rules
 from webapp.clock import utcnow
 from webapp.extensions import db
-from webapp.models import Device, GapSetting, NeedlingSession, Symptom
+from webapp.models import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.web import MAX_ID  # ids past it exist nowhere; asking the database would fail
 
 
@@ -44,18 +44,42 @@ def own_session(session_id: int, deleted: bool = False) -> NeedlingSession:
     return s
 
 
-def symptoms() -> list[Symptom]:
+def _uid(user_id: int | None) -> int:
+    return current_user.id if user_id is None else user_id
+
+
+def symptoms(user_id: int | None = None) -> list[Symptom]:
     return list(db.session.scalars(
-        select(Symptom).where(Symptom.user_id == current_user.id).order_by(Symptom.started_at)))
+        select(Symptom).where(Symptom.user_id == _uid(user_id)).order_by(Symptom.started_at)))
 
 
 def open_symptoms() -> list[Symptom]:
     return [s for s in symptoms() if s.resolved_at is None]
 
 
-def gaps() -> dict[str, timedelta]:
-    rows = db.session.scalars(select(GapSetting).where(GapSetting.user_id == current_user.id))
+def gaps(user_id: int | None = None) -> dict[str, timedelta]:
+    rows = db.session.scalars(select(GapSetting).where(GapSetting.user_id == _uid(user_id)))
     return {row.band: timedelta(days=row.days) for row in rows}
+
+
+def health_profile(user_id: int | None = None) -> HealthProfile | None:
+    return db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == _uid(user_id))).first()
+
+
+def save_health_profile(data: dict, user_id: int | None = None) -> HealthProfile:
+    row = health_profile(user_id)
+    if row is None:
+        row = HealthProfile(user_id=_uid(user_id))
+        db.session.add(row)
+    for key in ("isotretinoin_last_dose", "blood_thinners", "keloid_tendency", "scalp_psoriasis_eczema"):
+        setattr(row, key, data[key])
+    db.session.commit()
+    return row
+
+
+def health_warnings(on, user_id: int | None = None) -> list[rules.Advice]:
+    """The health profile's warnings for a session on the local date ``on`` (warnings, not blocks)."""
+    return rules.health_warnings(health_profile(user_id), on)
 
 
 def save_gaps(days_by_band: dict[str, int]) -> None:
@@ -87,8 +111,13 @@ def device_uses() -> dict[int, int]:
     return dict(db.session.execute(q).all())
 
 
-def countdown(now: datetime | None = None, symptom_rows: list[Symptom] | None = None) -> rules.Countdown:
-    """The countdown from a bounded window of sessions, not the whole history.
+def countdown(now: datetime | None = None, symptom_rows: list[Symptom] | None = None,
+              user_id: int | None = None) -> rules.Countdown:
+    """The ready time, computed once for every surface: Today's countdown, the calendar feed's
+    "Safe to needle again" and the API status all come from here (the user's own gaps, a
+    longer earlier wait still binding, symptom pauses).
+
+    It reads a bounded window of sessions, not the whole history.
 
     A session can still hold an area only while its gap (at most the longest the
     user chose, or a band's default) plus the time symptoms paused the clock has
@@ -96,21 +125,65 @@ def countdown(now: datetime | None = None, symptom_rows: list[Symptom] | None = 
     included, since its areas are the card's "usual areas".
     """
     now = now or utcnow()
-    chosen = gaps()
-    symptom_rows = symptoms() if symptom_rows is None else symptom_rows
+    chosen = gaps(user_id)
+    symptom_rows = symptoms(user_id) if symptom_rows is None else symptom_rows
     longest = max(rules.gap_for(band, chosen) for band in rules.BANDS)
     paused = sum(((s.resolved_at or now) - s.started_at for s in symptom_rows), timedelta(0))
     since = now - longest - max(paused, timedelta(0)) - timedelta(days=1)
-    window = list(db.session.scalars(sessions_query().where(NeedlingSession.performed_at >= since)
+    window = list(db.session.scalars(sessions_query(user_id).where(NeedlingSession.performed_at >= since)
                                      .order_by(NeedlingSession.performed_at)))
     if not window:  # everything has healed long ago: the newest session still names the usual areas
-        newest = last_session()
+        newest = db.session.scalars(sessions_query(user_id).order_by(
+            NeedlingSession.performed_at.desc(), NeedlingSession.id.desc()).limit(1)).first()
         window = [newest] if newest is not None else []
     return rules.countdown(window, now, chosen, symptom_rows)
 
 
 def check_planned(planned_at: datetime, areas: list[str], exclude_id: int | None = None) -> rules.Earliness:
     return rules.check_planned(active_sessions(exclude_id), planned_at, areas, gaps(), symptoms())
+
+
+def _in_order(rows: list) -> list:
+    """Sessions in the order they happened; at the same instant, in the order they were logged."""
+    return sorted(rows, key=lambda s: (s.performed_at, s.id if s.id is not None else float("inf")))
+
+
+def refresh_early(user_id: int, since: datetime | None = None) -> list[NeedlingSession]:
+    """Mark every session from ``since`` on early or not, from the sessions as they stand now.
+
+    The one place the stored mark is written: every write that adds, moves, changes or removes a
+    session (log, edit, delete, undo, import) calls it, so a mark is never stale. Sessions before
+    ``since`` keep their marks (a later change can't affect them). Returns the sessions that have
+    just become early. A reason typed earlier stays with its session either way.
+    """
+    db.session.flush()
+    rows = _in_order(db.session.scalars(sessions_query(user_id)).all())
+    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id), since)
+    became = []
+    for s, mark in zip(rows, marks, strict=True):
+        if mark is None:
+            continue
+        if mark.early and not s.early:
+            became.append(s)
+        s.early = mark.early
+    return became
+
+
+@dataclass
+class MadeEarly:
+    """A later session the session being saved would make early."""
+
+    session: NeedlingSession
+    early: rules.Earliness
+
+
+def made_early(user_id: int, planned: NeedlingSession, editing: NeedlingSession | None) -> list[MadeEarly]:
+    """The later sessions that are on time now and would be early with ``planned`` in place."""
+    others = [s for s in db.session.scalars(sessions_query(user_id)) if editing is None or s.id != editing.id]
+    rows = _in_order([*others, planned])
+    marks = rules.early_marks(rows, gaps(user_id), symptoms(user_id), planned.performed_at)
+    return [MadeEarly(s, mark) for s, mark in zip(rows, marks, strict=True)
+            if s is not planned and mark is not None and mark.early and not s.early]
 
 
 def by_client_id(client_id: str) -> NeedlingSession | None:
@@ -135,18 +208,23 @@ class Outcome:
     """What saving a session came to; the page and the API each answer it in their own way.
 
     kind: saved | repeat (same client_id already saved) | bad_device | confirm_home (an
-    at-home warning to confirm) | early (the wait isn't over: an override is needed) |
-    reason_needed (override given without a reason).
+    at-home warning to confirm) | early (the wait isn't over, or the session would make a
+    later one early: an override is needed) | reason_needed (override given without a reason).
     """
 
     kind: str
     session: NeedlingSession | None = None
     warnings: list[rules.Advice] = field(default_factory=list)
     early: rules.Earliness | None = None
+    later: list[MadeEarly] = field(default_factory=list)  # later sessions this one makes early
 
 
-def save_session(data: dict, editing: NeedlingSession | None = None) -> Outcome:
-    """Check a validated SessionSchema load against the safety rules, then store it once per client_id."""
+def save_session(data: dict, editing: NeedlingSession | None = None, *, zone: str | None = None) -> Outcome:
+    """Check a validated SessionSchema load against the safety rules, then store it once per client_id.
+
+    ``zone`` is the zone the session is logged in (the account's, unless given); an edited
+    session keeps the zone it was logged in.
+    """
     if editing is None:
         existing = by_client_id(data["client_id"])
         if existing is not None:
@@ -170,14 +248,21 @@ def save_session(data: dict, editing: NeedlingSession | None = None) -> Outcome:
         return Outcome("confirm_home", warnings=warnings)
 
     # A session before the wait is over needs an explicit override with a reason (PRODUCT.md).
+    # So does one logged after the fact that would make a later session early.
+    tz = editing.timezone if editing is not None else (zone or current_user.timezone)
+    planned = NeedlingSession(performed_at=data["performed_at"], needle_mm=data["needle_mm"],
+                              areas=data["areas"], timezone=tz)
     earliness = check_planned(data["performed_at"], data["areas"], editing.id if editing else None)
+    later = made_early(current_user.id, planned, editing)
+    needs_override = earliness.early or bool(later)
     reason = data.get("override_reason") or (editing.override_reason if editing and editing.early else None)
-    if earliness.early and not (data["override"] or (editing and editing.early and reason)):
-        return Outcome("early", warnings=warnings, early=earliness)
-    if earliness.early and not reason:
-        return Outcome("reason_needed", warnings=warnings, early=earliness)
+    if needs_override and not (data["override"] or (editing and editing.early and reason and not later)):
+        return Outcome("early", warnings=warnings, early=earliness, later=later)
+    if needs_override and not reason:
+        return Outcome("reason_needed", warnings=warnings, early=earliness, later=later)
 
-    s = editing or NeedlingSession(user_id=current_user.id, client_id=data["client_id"])
+    s = editing or NeedlingSession(user_id=current_user.id, client_id=data["client_id"], timezone=tz)
+    since = min(data["performed_at"], editing.performed_at) if editing else data["performed_at"]
     if device is not None and device.id is None:
         db.session.add(device)
         db.session.flush()
@@ -185,11 +270,14 @@ def save_session(data: dict, editing: NeedlingSession | None = None) -> Outcome:
     s.performed_at, s.needle_mm, s.location = data["performed_at"], data["needle_mm"], data["location"]
     s.areas, s.skin_reaction, s.pain = data["areas"], data["skin_reaction"], data["pain"]
     s.applied_after, s.notes = data["applied_after"], data["notes"]
-    s.early = earliness.early
     s.override_reason = reason if earliness.early else None
     if editing is None:
         db.session.add(s)
+    for item in later:  # the reason the user gave stays with the session it made early
+        if not item.session.override_reason:
+            item.session.override_reason = reason
     try:
+        refresh_early(current_user.id, since)
         db.session.commit()
     except IntegrityError:
         # Two copies of one form raced each other: the other one saved it.
@@ -199,6 +287,20 @@ def save_session(data: dict, editing: NeedlingSession | None = None) -> Outcome:
             raise
         return Outcome("repeat", existing)
     return Outcome("saved", s)
+
+
+def delete_session(s: NeedlingSession, now: datetime) -> None:
+    """Delete a session (kept for a short undo); the later sessions are judged again without it."""
+    s.deleted_at = now
+    refresh_early(s.user_id, s.performed_at)
+    db.session.commit()
+
+
+def restore_session(s: NeedlingSession) -> None:
+    """Undo a delete; the later sessions are judged again with it back."""
+    s.deleted_at = None
+    refresh_early(s.user_id, s.performed_at)
+    db.session.commit()
 
 
 def advice_after(s: NeedlingSession) -> list[rules.Advice]:
