@@ -474,7 +474,7 @@ def test_ids_in_queries_and_forms_are_checked_too(app, auth_client, other_client
 # ---- numbers in query strings: one strict parser (web.number_arg) ------------------------------
 
 # Query parameters that are text, not numbers; every other one must be read with web.number_arg.
-TEXT_QUERY_PARAMS = {"next", "area", "month", "bye", "deleted", "email", "zone"}
+TEXT_QUERY_PARAMS = {"next", "area", "month", "bye", "deleted", "email", "zone", "light"}  # light: a 0/1 switch
 BAD_NUMBERS = ["²", "٣", "١٢", "1\n", " 1", "1 ", "+1", "-1", "0", "0x1", "1.0", "1e3", "99999999999",
                "2147483648", "1,2", "", "%"]
 
