@@ -318,12 +318,10 @@ def safe_events(auth_client) -> list:
     from icalendar import Calendar
 
     from tests.support import htmx
-    from webapp.models import CalendarToken
+    from tests.test_minoxidil import feed_secret
 
-    token = db.session.scalar(select(CalendarToken.token).order_by(CalendarToken.id.desc()).limit(1))
-    if token is None:
-        auth_client.post("/settings/calendar", headers=htmx())
-        token = db.session.scalar(select(CalendarToken.token))
+    # The feed's address is shown once, when it is made (its secret is stored hashed): make a new one.
+    token = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))
     cal = Calendar.from_ical(auth_client.application.test_client().get(f"/calendar/{token}.ics").data)
     return [e for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("Safe to needle again")]
 

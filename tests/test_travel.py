@@ -17,6 +17,7 @@ from icalendar import Calendar
 from sqlalchemy import select, text
 
 from tests.support import htmx, text_of
+from tests.test_minoxidil import feed_secret
 from webapp.extensions import db
 from webapp.minoxidil import service as mx
 from webapp.models import ApiToken, DoseLog, MinoxidilRegimen
@@ -180,8 +181,7 @@ def test_the_calendar_feed_and_today_show_the_same_slots_after_a_switch(auth_cli
     a_week_in_berlin(auth_client, clock)
     clock.set(berlin(2026, 3, 10, 15, 0))
     auth_client.post("/settings/timezone", data={"timezone": "America/New_York"})
-    auth_client.post("/settings/calendar", headers=htmx())
-    token = mx.active_calendar_token(user.id).token
+    token = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))
     cal = Calendar.from_ical(auth_client.get(f"/calendar/{token}.ics").data)
     starts = sorted(ev.decoded("dtstart") for ev in cal.walk("VEVENT") if "Minoxidil" in str(ev.get("summary")))
     slots = [s.at for s in mx.slots_for(user, clock() - timedelta(days=1), clock() + timedelta(days=14), clock())
@@ -255,8 +255,7 @@ def test_the_feed_alarm_for_a_dose_whose_hold_ends_inside_its_window_is_at_the_h
     auth_client.post("/settings/minoxidil", data=REGIMEN, headers=htmx())
     add_session(user, berlin(2026, 3, 10, 10, 0), mm="1.0")  # hold until 11 March 10:00
     clock.set(berlin(2026, 3, 10, 11, 0))
-    auth_client.post("/settings/calendar", headers=htmx())
-    token = mx.active_calendar_token(user.id).token
+    token = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))
     cal = Calendar.from_ical(auth_client.get(f"/calendar/{token}.ics").data)
     starts = sorted(ev.decoded("dtstart") for ev in cal.walk("VEVENT") if "Minoxidil" in str(ev.get("summary")))
     assert berlin(2026, 3, 10, 20) not in starts  # on hold throughout
