@@ -32,14 +32,6 @@ def _download(body: str, mimetype: str, name: str) -> Response:
     return _private(resp)
 
 
-@bp.app_context_processor
-def data_helpers() -> dict:
-    def data_summary() -> dict:
-        return service.summary(current_user.id) if current_user.is_authenticated else {}
-
-    return {"data_summary": data_summary}
-
-
 @bp.record_once
 def _import_limit(state) -> None:
     # Runs before every other before_request hook (CSRF reads the form, and so the body),

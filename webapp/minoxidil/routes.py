@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -395,39 +394,3 @@ def calendar_feed(secret: str):
     resp.headers["Cache-Control"] = "private, max-age=900"
     resp.headers["Content-Disposition"] = 'inline; filename="rollwise.ics"'
     return resp
-
-
-# ---- template globals -------------------------------------------------------------------
-
-def when(dt, fmt: str = "%a %-d %b, %H:%M") -> str:
-    """A stored UTC time shown in the signed-in user's zone."""
-    if dt is None:
-        return "never"
-    return local(dt, current_user.timezone).strftime(fmt)
-
-
-def product_label(reg: MinoxidilRegimen) -> str:
-    return d.PRODUCTS.get(reg.product, ("Minoxidil", ""))[0]
-
-
-@bp.app_template_filter("at_zone")
-def at_zone(dt, tz: str):
-    """An instant in the zone it happened in (a slot's or a dose's), not the account's current one."""
-    return dt.astimezone(ZoneInfo(tz))
-
-
-@bp.app_template_filter("zone_name")
-def zone_name(tz: str) -> str:
-    """"America/New_York" -> "New York": the place a person recognises."""
-    return tz.rsplit("/", 1)[-1].replace("_", " ")
-
-
-@bp.app_template_filter("mx_time")
-def mx_time(dt) -> str:
-    return when(dt, "%H:%M")
-
-
-@bp.app_context_processor
-def minoxidil_globals() -> dict[str, Any]:
-    return {"minoxidil_card": card_context, "minoxidil_settings": settings_context, "mx_when": when,
-            "mx_product": product_label, "new_client_id": lambda: str(uuid.uuid4())}

@@ -35,28 +35,13 @@ def _local(dt: datetime) -> datetime:
     return local(dt, current_user.timezone)
 
 
-@bp.app_template_filter("photo_date")
-def photo_date(dt: datetime) -> str:
-    return _local(dt).strftime("%-d %b %Y")
-
-
-@bp.app_template_filter("photo_time")
-def photo_time(dt: datetime) -> str:
-    return _local(dt).strftime("%-d %b %Y, %H:%M")
-
-
-@bp.app_context_processor
-def photo_helpers() -> dict:
-    # Today's card asks for the latest photo only when it is rendered.
-    def latest_photo_card() -> dict:
-        if not current_user.is_authenticated:
-            return {"latest": None, "area_count": 0}
-        latest = service.latest_photo(current_user.id)
-        count = service.photo_count(current_user.id, latest.area) if latest else 0
-        return {"latest": latest, "area_count": count}
-
-    return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "STAGE_SCALES": service.SCALES,
-            "STAGE_ASSESSORS": service.ASSESSORS}
+def latest_photo_card() -> dict:
+    """Today's photo card: the latest photo and how many of its area there are."""
+    if not current_user.is_authenticated:
+        return {"latest": None, "area_count": 0}
+    latest = service.latest_photo(current_user.id)
+    count = service.photo_count(current_user.id, latest.area) if latest else 0
+    return {"latest": latest, "area_count": count}
 
 
 def _capture_context(area: str | None = None, session=None) -> dict:

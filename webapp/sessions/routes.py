@@ -34,46 +34,8 @@ FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_k
                "location", "skin_reaction", "pain", "applied_after", "notes", "override_reason")
 
 
-# ---- template helpers ----------------------------------------------------------------------
+# ---- card data ------------------------------------------------------------------------------
 
-@bp.app_template_filter("when")
-def when(dt: datetime) -> str:
-    """A UTC instant in the user's zone: 'Tue 10 Mar, 10:30'."""
-    return local(dt, current_user.timezone).strftime("%a %-d %b, %H:%M")
-
-
-@bp.app_template_filter("day")
-def day(dt: datetime) -> str:
-    return local(dt, current_user.timezone).strftime("%a %-d %b %Y")
-
-
-@bp.app_template_filter("hm")
-def hm(dt: datetime) -> str:
-    return local(dt, current_user.timezone).strftime("%H:%M")
-
-
-@bp.app_template_filter("area_label")
-@bp.app_template_global("area_label")
-def area_label(key: str) -> str:
-    return rules.AREAS.get(key, key)
-
-
-@bp.app_template_filter("mm")
-def mm(value) -> str:
-    return f"{Decimal(value).normalize():f} mm"
-
-
-@bp.app_template_filter("wait")
-def wait(delta: timedelta) -> str:
-    return rules.wait_text(delta)
-
-
-@bp.app_template_filter("iso")
-def iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
-@bp.app_template_global("needling_countdown")
 def needling_countdown() -> dict:
     """Everything the countdown card shows (the Today page includes the card)."""
     symptoms = service.symptoms()
@@ -84,7 +46,6 @@ def needling_countdown() -> dict:
             "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
 
 
-@bp.app_template_global("needling_gap_rows")
 def needling_gap_rows() -> list[tuple[rules.Band, int]]:
     chosen = service.gaps()
     return [(band, rules.gap_for(band, chosen).days) for band in rules.BANDS]
@@ -308,7 +269,6 @@ def save_gaps():
     return hx_trigger(make_response(render_template("settings/_gaps.html", gap_saved=True)), "session-logged")
 
 
-@bp.app_template_global("health_profile_values")
 def health_profile_values() -> dict:
     """The Settings health profile form, filled from what is stored."""
     p = service.health_profile()
