@@ -113,29 +113,12 @@ def _globals() -> dict[str, Any]:
     }
 
 
-def _data_globals() -> dict[str, Any]:
-    """Cards that still fetch their own data when a template asks (to go: views pass it)."""
-    from webapp.dataio import service as dataio
-    from webapp.minoxidil.routes import card_context, settings_context
-    from webapp.photos.routes import latest_photo_card
-    from webapp.sessions.routes import health_profile_values, needling_countdown, needling_gap_rows
-
-    def data_summary() -> dict:
-        return dataio.summary(current_user.id) if current_user.is_authenticated else {}
-
-    return {"needling_countdown": needling_countdown, "needling_gap_rows": needling_gap_rows,
-            "health_profile_values": health_profile_values, "minoxidil_card": card_context,
-            "minoxidil_settings": settings_context, "latest_photo_card": latest_photo_card,
-            "data_summary": data_summary}
-
-
 def init_app(app: Flask) -> None:
     from webapp.assets import release_id
     from webapp.web import NAV, wants_partial
 
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.globals.update(_globals())
-    app.jinja_env.globals.update(_data_globals())
 
     @app.context_processor
     def shell_context() -> dict[str, Any]:

@@ -32,6 +32,11 @@ def _download(body: str, mimetype: str, name: str) -> Response:
     return _private(resp)
 
 
+def summary_context() -> dict:
+    """The counts the Your data card shows."""
+    return {"data_counts": service.summary(current_user.id)}
+
+
 @bp.record_once
 def _import_limit(state) -> None:
     # Runs before every other before_request hook (CSRF reads the form, and so the body),
@@ -94,7 +99,7 @@ def export_zip():
 @login_required
 def summary():
     """The counts in the Your data card, refreshed after an import."""
-    return render_template("settings/_data_summary.html")
+    return render_template("settings/_data_summary.html", **summary_context())
 
 
 def _result_partial(status: int, **context) -> Response:

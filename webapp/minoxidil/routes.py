@@ -29,7 +29,7 @@ def _partial(template: str, status: int = 200, **ctx: Any):
 
 
 def card_context(just_logged: DoseLog | None = None, error: str | None = None) -> dict[str, Any]:
-    """What the Today card needs; also a template global so today/page.html can include the card."""
+    """What the minoxidil card needs (on Today, on /minoxidil, and alone)."""
     if not current_user.is_authenticated:
         return {}
     view = service.card_view(current_user, utcnow(), just_logged)
@@ -134,7 +134,7 @@ def regimen_values(reg: MinoxidilRegimen | None) -> dict[str, Any]:
 
 def settings_context(errors: dict | None = None, values: dict | None = None,
                      saved: str | None = None) -> dict[str, Any]:
-    """What the two Settings sections need (a template global for settings/page.html)."""
+    """What the two Settings sections (routine, reminders) need."""
     if not current_user.is_authenticated:
         return {}
     now = utcnow()

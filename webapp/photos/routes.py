@@ -35,8 +35,12 @@ def _local(dt: datetime) -> datetime:
     return local(dt, current_user.timezone)
 
 
-def latest_photo_card() -> dict:
+def latest_photo_context() -> dict:
     """Today's photo card: the latest photo and how many of its area there are."""
+    return {"photo_card": latest_photo_card()}
+
+
+def latest_photo_card() -> dict:
     if not current_user.is_authenticated:
         return {"latest": None, "area_count": 0}
     latest = service.latest_photo(current_user.id)
@@ -258,7 +262,7 @@ def compare():
 @login_required
 def latest():
     """Today's latest-photo card, refreshed after an upload or a delete."""
-    return render_page("photos/_latest.html")
+    return render_page("photos/_latest.html", **latest_photo_context())
 
 
 def _stages_response(status: int = 200, **form):

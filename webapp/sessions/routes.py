@@ -34,7 +34,12 @@ FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_k
                "location", "skin_reaction", "pain", "applied_after", "notes", "override_reason")
 
 
-# ---- card data ------------------------------------------------------------------------------
+# ---- card data: each card's view model, built by the view that renders it ---------------------
+
+def countdown_context() -> dict:
+    """The Today countdown card's data, under the name the card reads."""
+    return {"needling": needling_countdown()}
+
 
 def needling_countdown() -> dict:
     """Everything the countdown card shows (the Today page includes the card)."""
@@ -44,6 +49,11 @@ def needling_countdown() -> dict:
     return {"cd": cd, "areas": areas, "open_symptoms": [s for s in symptoms if s.resolved_at is None],
             "server_now": cd.now,
             "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
+
+
+def gaps_context(**form) -> dict:
+    """The Settings waits section: one row per needle band with the chosen days."""
+    return {"gap_rows": needling_gap_rows(), **form}
 
 
 def needling_gap_rows() -> list[tuple[rules.Band, int]]:
@@ -214,7 +224,7 @@ def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
 @login_required
 def countdown_card():
     """The Today countdown card alone (it refreshes itself)."""
-    return make_response(render_template("today/_countdown.html"))
+    return make_response(render_template("today/_countdown.html", **countdown_context()))
 
 
 @bp.get("/why-wait")
@@ -236,11 +246,11 @@ def log_symptom():
     try:
         data = SymptomSchema().load(request.form.to_dict())
     except ValidationError as err:
-        resp = make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err)), 422)
-        return resp
+        return make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err),
+                                             **countdown_context()), 422)
     db.session.add(Symptom(user_id=current_user.id, kind=data["kind"], notes=data["notes"], started_at=utcnow()))
     db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
 
 
 @bp.post("/symptoms/<int:symptom_id>/resolve")
@@ -253,7 +263,7 @@ def resolve_symptom(symptom_id: int):
     if s.resolved_at is None:
         s.resolved_at = utcnow()
         db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
 
 
 @bp.post("/settings/gaps")
@@ -263,10 +273,11 @@ def save_gaps():
     try:
         data = GapsSchema().load(request.form.to_dict())
     except ValidationError as err:
-        return make_response(render_template("settings/_gaps.html", gap_errors=field_errors(err),
-                                             gap_values=request.form.to_dict()), 422)
+        return make_response(render_template("settings/_gaps.html", **gaps_context(
+            gap_errors=field_errors(err), gap_values=request.form.to_dict())), 422)
     service.save_gaps(data)
-    return hx_trigger(make_response(render_template("settings/_gaps.html", gap_saved=True)), "session-logged")
+    resp = make_response(render_template("settings/_gaps.html", **gaps_context(gap_saved=True)))
+    return hx_trigger(resp, "session-logged")
 
 
 def health_profile_values() -> dict:
@@ -292,7 +303,8 @@ def save_health():
         return make_response(render_template("settings/_health.html", health_errors=field_errors(err),
                                              health_values=values), 422)
     service.save_health_profile(data)
-    return make_response(render_template("settings/_health.html", health_saved=True))
+    return make_response(render_template("settings/_health.html", health_saved=True,
+                                         health_values=health_profile_values()))
 
 
 # ---- history -----------------------------------------------------------------------------------

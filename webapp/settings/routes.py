@@ -40,6 +40,13 @@ def _page(status: int = 200, **context):
     context.setdefault("passkey_list", _passkey_list())
     context.setdefault("device_list", _devices())
     context.setdefault("email_sending", mail.smtp_configured())
+    # Each feature's sections, built here and handed to the page's includes.
+    from webapp.dataio.routes import summary_context
+    from webapp.minoxidil.routes import settings_context
+    from webapp.sessions.routes import gaps_context, health_profile_values
+
+    context.update(settings_context(), **gaps_context(), **summary_context())
+    context.setdefault("health_values", health_profile_values())
     return render_page("settings/page.html", status=status, **context)
 
 
