@@ -303,7 +303,7 @@ NO_FIELDS = {"/logout", "/settings/email/confirm",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
              "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke",
-             "/settings/sign-out-others"}
+             "/photos/<int:photo_id>/reference", "/settings/sign-out-others"}
 # Forms fuzzed in tests/test_form_fuzz.py (accounts) and tests/test_dataio.py (imports: every field
 # of an export edited by hypothesis, bombs and bad paths).
 FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password", "/settings/import"}

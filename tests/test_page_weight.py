@@ -68,6 +68,7 @@ PARTIALS = [
     ("/photos", {"HX-Target": "main"}),
     ("/photos/area/crown", {}),
     ("/photos/compare", {"HX-Target": "main"}),
+    ("/photos/timelapse", {"HX-Target": "main"}),
     ("/minoxidil", {"HX-Target": "main"}),
     ("/settings", {"HX-Target": "main"}),
 ]

@@ -328,7 +328,7 @@ OWNED_ARGS = {
     "login_session_id": lambda other, c, endpoint: _other_login_session(other),
 }
 # Arguments that name no row of a user, with the value to use.
-FIXED_ARGS = {"variant": "thumb", "area": "crown"}
+FIXED_ARGS = {"variant": "thumb", "area": "crown", "side": "before"}
 # Routes not owned by a signed-in user: static files, and the calendar feed, whose
 # secret IS the capability (revocable in Settings; tested in tests/test_minoxidil.py);
 # the emailed links, whose signed token is the capability (tests/test_email.py: dead, used,

@@ -182,6 +182,18 @@ class DoseSchema(Record):
     timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
 
 
+class AlignmentSchema(Record):
+    """How a photo lines up with its area's reference (webapp/photos/align.py); scale None: it doesn't."""
+
+    to = fields.String(required=True, validate=CLIENT_ID_RULE)  # the reference photo's client_id
+    scale = fields.Float(allow_none=True, load_default=None, validate=validate.Range(min=0, min_inclusive=False))
+    rotation = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-180, 180))
+    tx = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-100, 100))
+    ty = fields.Float(allow_none=True, load_default=None, validate=validate.Range(-100, 100))
+    inliers = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    ratio = fields.Float(load_default=0.0, validate=validate.Range(0, 1))
+
+
 class PhotoSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     area = fields.String(required=True, validate=one_of(AREAS, "the area"))
@@ -193,6 +205,8 @@ class PhotoSchema(Record):
     width = fields.Integer(dump_only=True)
     height = fields.Integer(dump_only=True)
     created_at = Instant(required=True)
+    reference = fields.Boolean(load_default=False)  # chosen as its area's reference photo
+    alignment = fields.Nested(AlignmentSchema, allow_none=True, load_default=None)
 
 
 class StageSchema(Record):

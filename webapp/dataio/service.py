@@ -81,6 +81,14 @@ def _sha256_of(key: str) -> str | None:
     return digest.hexdigest()
 
 
+def _alignment_of(photo: Photo, client_of: dict[int, str]) -> dict | None:
+    if photo.align_ref_id not in client_of:
+        return None
+    return {"to": client_of[photo.align_ref_id], "scale": photo.align_scale, "rotation": photo.align_rotation,
+            "tx": photo.align_tx, "ty": photo.align_ty, "inliers": photo.align_inliers or 0,
+            "ratio": photo.align_ratio or 0.0}
+
+
 def collect(user: User) -> tuple[dict, list[PhotoFile]]:
     """Everything the user owns as export-format data, and the photo files that go with it."""
     uid = user.id
@@ -97,7 +105,9 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
     band_order = {b.key: i for i, b in enumerate(BANDS)}
 
     photos, files = [], []
-    for p in rows(Photo, Photo.taken_at, Photo.client_id):
+    all_photos = rows(Photo, Photo.taken_at, Photo.client_id)
+    client_of = {p.id: p.client_id for p in all_photos}
+    for p in all_photos:
         sha = _sha256_of(p.original_key)
         if sha is None:  # a row whose file is gone can't be restored; leave it out rather than break imports
             continue
@@ -105,7 +115,8 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
         files.append(PhotoFile(name, p.original_key))
         photos.append({"client_id": p.client_id, "area": p.area, "taken_at": p.taken_at,
                        "session_client_id": session_cid.get(p.session_id), "file": name, "sha256": sha,
-                       "width": p.width, "height": p.height, "created_at": p.created_at})
+                       "width": p.width, "height": p.height, "created_at": p.created_at,
+                       "reference": p.is_reference, "alignment": _alignment_of(p, client_of)})
     photo_cid = {p.id: p.client_id for p in rows(Photo, Photo.id)}
     exported = {row["client_id"] for row in photos}
 
@@ -551,6 +562,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
                                                  "timezone": row.get("timezone") or data["profile"]["timezone"]}))
 
     photos = {p.client_id: p for p in mine(Photo)}
+    kept_before = {p.id for p in photos.values()}
     photo_ids: dict[str, int | None] = {cid: p.id for cid, p in photos.items()}
     for row in data["photos"]:
         cid = row["client_id"]
@@ -569,9 +581,18 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
             user_id=user_id, client_id=cid, area=row["area"], taken_at=row["taken_at"],
             session_id=session_id(row["session_client_id"]), original_key=item.keys["original"],
             display_key=item.keys["display"], thumb_key=item.keys["thumb"], width=item.processed.width,
-            height=item.processed.height, created_at=row["created_at"]))
+            height=item.processed.height, created_at=row["created_at"], is_reference=row["reference"]))
     db.session.flush()
     photo_ids.update({cid: p.id for cid, p in photos.items()})
+    # Alignments come back as exported when their reference came along (else they are measured
+    # again the first time the photo is compared).
+    for row in data["photos"]:
+        lined, photo = row["alignment"], photos.get(row["client_id"])
+        if lined and photo is not None and photo.id not in kept_before and photo_ids.get(lined["to"]):
+            photo.align_ref_id = photo_ids[lined["to"]]
+            photo.align_scale, photo.align_rotation = lined["scale"], lined["rotation"]
+            photo.align_tx, photo.align_ty = lined["tx"], lined["ty"]
+            photo.align_inliers, photo.align_ratio = lined["inliers"], lined["ratio"]
 
     health = data["profile"]["health"]
     if health is not None:

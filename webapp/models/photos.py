@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
@@ -38,6 +38,18 @@ class Photo(db.Model):
     width: Mapped[int] = mapped_column(Integer)  # of the stored original, upright
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The photo the user chose as the area's reference (else the area's first photo is).
+    is_reference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How this photo lines up with the area's reference (webapp/photos/align.py): a similarity in
+    # coordinates divided by each image's long side. align_ref_id says which reference it was
+    # measured against (None: not measured yet); align_scale None: no transform was found.
+    align_ref_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"))
+    align_scale: Mapped[float | None] = mapped_column(Float)
+    align_rotation: Mapped[float | None] = mapped_column(Float)  # degrees
+    align_tx: Mapped[float | None] = mapped_column(Float)
+    align_ty: Mapped[float | None] = mapped_column(Float)
+    align_inliers: Mapped[int | None] = mapped_column(Integer)  # matched points that agree
+    align_ratio: Mapped[float | None] = mapped_column(Float)  # of all matches, the share that agree
 
     session: Mapped[NeedlingSession | None] = relationship()
 

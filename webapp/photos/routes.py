@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from flask import abort, make_response, request, send_file, url_for
+from flask import Response, abort, make_response, request, send_file, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import local, utcnow
 from webapp.extensions import db
 from webapp.models import Photo, Stage
-from webapp.photos import bp, service
+from webapp.photos import bp, lineup, service
 from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
 from webapp.rules import AREAS
@@ -150,7 +150,11 @@ def upload():
         return _upload_error(rejected.message, rejected.status)
     if not request.htmx:
         return hx_redirect(url_for("photos.index", area=photo.area))
-    resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created,
+    verdict = lineup.upload_verdict(photo)
+    advice = lineup.advice(verdict, photo.area, "than in your reference photo") if verdict and not verdict.comparable \
+        else ""
+    resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created, verdict=verdict,
+                                     advice=advice,
                                      stage_photos=service.photos_of(current_user.id, limit=30),
                                      **_capture_context(photo.area), **_timeline_context()))
     return hx_trigger(resp, "photo-added") if created else resp
@@ -187,8 +191,9 @@ def show(photo_id: int):
     """One photo, large, with its date, session, and delete."""
     photo = _owned(photo_id)
     stages = [s for s in service.stages_of(current_user.id) if s.photo_id == photo.id]
+    ref = lineup.reference_of(current_user.id, photo.area)
     return render_page("photos/show.html", photo=photo, area_count=service.photo_count(current_user.id, photo.area),
-                       stages=stages)
+                       stages=stages, is_reference=ref is not None and ref.id == photo.id)
 
 
 @bp.get("/photos/<int:photo_id>/<any(original, display, thumb):variant>.jpg")
@@ -215,6 +220,8 @@ def delete(photo_id: int):
     photo = _owned(photo_id)
     area = photo.area
     service.delete_photo(photo)
+    if request.form.get("retake"):  # the camera said it doesn't line up: straight back to take it again
+        return hx_redirect(url_for("photos.index", area=area, retake=1) + "#capture")
     resp = hx_redirect(url_for("photos.index", area=area, deleted=1))
     return hx_trigger(resp, "photo-added")
 
@@ -253,9 +260,111 @@ def compare():
         pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
     summary = service.between_summary(uid, pair[0].taken_at, pair[1].taken_at) if pair else None
     gap_days = (pair[1].taken_at - pair[0].taken_at).days if pair else 0
+    lined = lineup.pair(uid, *pair) if pair else None
+    advice = lineup.advice(lined.verdict, area) if lined and not lined.verdict.comparable else ""
     return render_page("photos/compare.html", area=area, photos=photos, pair=pair, groups=groups,
                        comparable=comparable, summary=summary, gap_days=gap_days,
-                       fair_days=service.FAIR_GAP.days)
+                       fair_days=service.FAIR_GAP.days, lined=lined, advice=advice,
+                       lined_size=_rect_size(lined.rect, lineup.PAIR_SIDE) if lined else None)
+
+
+def _rect_size(rect: tuple[float, float, float, float], side: int) -> tuple[int, int]:
+    w, h = rect[2] - rect[0], rect[3] - rect[1]
+    if w <= 0 or h <= 0:
+        return side, side
+    k = side / max(w, h)
+    return max(1, round(w * k)), max(1, round(h * k))
+
+
+def _rendered(etag: str, render, name: str) -> Response:
+    """A picture made on request, private to its owner; unchanged ones answer 304 without rendering."""
+    if etag in request.if_none_match:
+        resp = Response(status=304)
+    else:
+        resp = Response(render(), mimetype="image/jpeg" if name.endswith(".jpg") else "image/webp")
+        resp.headers["Content-Disposition"] = f'inline; filename="{name}"'
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+def _light_param() -> bool:
+    return request.args.get("light", "1") != "0"
+
+
+@bp.get("/photos/<int:photo_id>/aligned/<any(before, after):side>.jpg")
+@login_required
+def aligned(photo_id: int, side: str):
+    """The earlier photo (``photo_id``) or the later one (``?with=``), lined up and cropped to what both show."""
+    before = _owned(photo_id)
+    other = id_param(request.args.get("with", ""))
+    if other is None:
+        abort(400, "Choose the photo to compare with.")
+    after = _owned(other)
+    if after.area != before.area or after.id == before.id:
+        abort(404)
+    lined = lineup.pair(current_user.id, before, after)
+    if not lined.verdict.comparable:  # compare shows the advice instead of a misleading pair
+        abort(409, "These two photos don't line up: compare says why and how to retake.")
+    light = _light_param() and side == "after"
+    return _rendered(lineup.pair_etag(lined, side, light), lambda: lineup.render_pair(lined, side, light),
+                     f"rollwise-{side}.jpg")
+
+
+@bp.post("/photos/<int:photo_id>/reference")
+@login_required
+def use_as_reference(photo_id: int):
+    """Make this photo the one every other photo of its area is lined up with."""
+    photo = _owned(photo_id)
+    lineup.set_reference(current_user.id, photo)
+    return hx_redirect(url_for("photos.show", photo_id=photo.id, reference=1))
+
+
+@bp.get("/photos/timelapse")
+@login_required
+def timelapse():
+    """An area's photos, lined up and light-matched, played one after another with their dates."""
+    uid = current_user.id
+    groups = service.timeline(uid)
+    comparable = [g for g in groups if g.count >= 2]
+    area = request.args.get("area")
+    if area not in AREAS:
+        area = comparable[0].area if comparable else None
+    tl = lineup.timelapse(uid, area) if area else None
+    size = _rect_size(tl.rect, lineup.FRAME_SIDE) if tl and tl.frames else None
+    return render_page("photos/timelapse.html", area=area, tl=tl, comparable=comparable, size=size,
+                       frame_ms=lineup.FRAME_MS)
+
+
+@bp.get("/photos/<int:photo_id>/frame.jpg")
+@login_required
+def frame(photo_id: int):
+    """One time-lapse frame: the photo lined up with its area's reference and its light matched."""
+    photo = _owned(photo_id)
+    tl = lineup.timelapse(current_user.id, photo.area)
+    if photo.id not in {p.id for p in tl.frames}:
+        abort(409, "This photo doesn't line up with the area's reference photo, so it isn't part of the time-lapse.")
+    light = _light_param()
+    return _rendered(lineup.frame_etag(tl, photo, light), lambda: lineup.align.jpeg(
+        lineup.render_frame(tl, photo, light=light)), "rollwise-frame.jpg")
+
+
+@bp.get("/photos/timelapse.webp")
+@login_required
+def timelapse_webp():
+    """The time-lapse as an animated WebP to keep or share, made on the server."""
+    area = request.args.get("area", "")
+    if area not in AREAS:
+        abort(404)
+    tl = lineup.timelapse(current_user.id, area)
+    if len(tl.frames) < 2:
+        abort(404)
+    dates = [photo_date(p.taken_at) for p in tl.frames]
+    etag = lineup._etag("webp", [lineup.frame_etag(tl, p, True) for p in tl.frames], dates)
+    name = f"rollwise-{area.replace('_', '-')}-timelapse.webp"
+    resp = _rendered(etag, lambda: lineup.timelapse_webp(tl, dates), name)
+    resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return resp
 
 
 @bp.get("/photos/latest")

@@ -155,12 +155,15 @@
       applyGhostOpacity();
     } else if (t.matches("[data-compare-mode]")) {
       setMode(t.value);
+    } else if (t.matches("[data-compare-lined], [data-compare-light]")) {
+      applyLined();
     }
   });
 
   document.addEventListener("input", function (event) {
     if (event.target.id === "ghost-opacity") applyGhostOpacity();
     if (event.target.id === "compare-slider") applySlider();
+    if (event.target.matches && event.target.matches("[data-timelapse-seek]")) { stopPlay(); showFrame(Number(event.target.value)); }
   });
 
   document.addEventListener("click", function (event) {
@@ -176,6 +179,7 @@
     var label = t.closest("label[for=photo-capture], label[for=photo-library]");
     if (label && needArea()) { event.preventDefault(); return; }
     if (t.closest("[data-blink-toggle]")) { toggleBlink(); return; }
+    if (t.closest("[data-timelapse-play]")) { if (playTimer) stopPlay(); else startPlay(); return; }
     var view = t.closest("#compare-view");
     if (view && view.dataset.mode === "blink") { showSide(!view.classList.contains("show-b")); }
   });
@@ -203,7 +207,7 @@
 
   // Leaving the page (htmx navigation or otherwise) turns the camera off.
   document.addEventListener("htmx:beforeSwap", function (event) {
-    if (event.detail.target && event.detail.target.id === "main") { stopCamera(); stopBlink(); }
+    if (event.detail.target && event.detail.target.id === "main") { stopCamera(); stopBlink(); stopPlay(); }
   });
   window.addEventListener("pagehide", stopCamera);
 
@@ -258,11 +262,89 @@
     applySlider();
   }
 
+  // Lined up (server-rendered, cropped to what both show) or as taken; same light or as lit.
+  function applyLined() {
+    var view = byId("compare-view"), lined = document.querySelector("[data-compare-lined]");
+    var light = document.querySelector("[data-compare-light]");
+    if (!view || !lined) return;
+    var on = lined.checked;
+    if (light) light.disabled = !on;
+    view.classList.toggle("is-lined", on);
+    view.querySelectorAll("img[data-lined]").forEach(function (img) {
+      var src = !on ? img.dataset.taken : (light && !light.checked ? img.dataset.linedRaw : img.dataset.lined);
+      if (img.getAttribute("src") !== src) img.src = src;
+    });
+    var note = byId("lined-note");
+    if (note) note.hidden = !on;
+  }
+
+  // ---- time-lapse: one frame shown at a time, the next one fetched ahead ------------------
+
+  var playTimer = null;
+
+  function frames() {
+    var tl = byId("timelapse");
+    return tl ? tl.querySelectorAll(".tl-frame") : [];
+  }
+
+  function showFrame(i) {
+    var list = frames();
+    if (!list.length) return;
+    i = ((i % list.length) + list.length) % list.length;
+    list.forEach(function (li, k) { li.classList.toggle("is-current", k === i); });
+    var next = list[(i + 1) % list.length].querySelector("img");
+    if (next) next.loading = "eager";
+    var seek = document.querySelector("[data-timelapse-seek]"), count = byId("tl-count");
+    if (seek) seek.value = String(i);
+    if (count) count.textContent = (i + 1) + " of " + list.length + " · " + list[i].querySelector("time").textContent;
+  }
+
+  function currentFrame() {
+    var list = frames();
+    for (var k = 0; k < list.length; k++) if (list[k].classList.contains("is-current")) return k;
+    return 0;
+  }
+
+  function setPlayButton(on) {
+    var btn = document.querySelector("[data-timelapse-play]");
+    if (btn) btn.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  function stopPlay() {
+    if (playTimer) { clearInterval(playTimer); playTimer = null; }
+    setPlayButton(false);
+  }
+
+  function startPlay() {
+    var tl = byId("timelapse");
+    if (!tl) return;
+    stopPlay();
+    var ms = Number(tl.dataset.frameMs || 600);
+    playTimer = setInterval(function () {
+      if (!byId("timelapse")) { stopPlay(); return; }
+      var list = frames(), i = currentFrame() + 1;
+      var img = list[i % list.length].querySelector("img");
+      if (img && !img.complete) { img.loading = "eager"; return; }  // wait for a frame still loading
+      showFrame(i);
+    }, ms);
+    setPlayButton(true);
+  }
+
+  // htmx:load hands over each swapped-in element, which may be the element itself.
+  function holds(root, id) {
+    return root.id === id || !!(root.querySelector && root.querySelector("#" + id));
+  }
+
   function init(root) {
     if (root.querySelector && (root.querySelector("#area-picker") || root.id === "area-picker")) updateCameraForArea();
-    if (root.querySelector && root.querySelector("#compare-view")) {
+    if (holds(root, "compare-view")) {
       var checked = document.querySelector("[data-compare-mode]:checked");
       setMode(checked ? checked.value : "side");
+      applyLined();
+    }
+    if (holds(root, "timelapse")) {
+      showFrame(0);
+      if (!reduceMotion) startPlay();
     }
   }
 
