@@ -27,8 +27,8 @@ from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp import doses as d
 from webapp.clock import utcnow
+from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.faults import fault_point
 from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User

@@ -18,8 +18,8 @@ from flask import Flask, g, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from webapp import doses, rules
 from webapp.clock import local
+from webapp.domain import doses, rules
 
 # ---- filters: values the view passed, shown in the user's words -------------------------
 

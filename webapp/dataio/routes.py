@@ -112,9 +112,9 @@ def _result_partial(status: int, **context) -> Response:
 def _answer(status: int, **context) -> Response:
     if request.htmx:
         return _result_partial(status, **context)
-    from webapp.settings.routes import _page  # the whole Settings page, for a plain form post
+    from webapp.settings.page import render as settings_page  # the whole page, for a plain form post
 
-    return _page(status, import_open=True, **context)
+    return settings_page(status, import_open=True, **context)
 
 
 @bp.post("/settings/import")

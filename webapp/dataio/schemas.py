@@ -14,11 +14,11 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from webapp import doses as d
+from webapp.domain import doses as d
+from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
+from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
 from webapp.photos.service import ASSESSORS, SCALES
-from webapp.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
 from webapp.schemas import _valid_timezone
-from webapp.sessions.schemas import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
 
 FORMAT_VERSION = 1
 CLIENT_ID = r"^[A-Za-z0-9-]{8,64}$"
@@ -143,7 +143,8 @@ class GapSettingSchema(Record):
 
     @validates_schema
     def not_below_the_floor(self, data, **kwargs):
-        # The floor is a safety rule (PRODUCT.md table); an edited file can't go under it either.
+        # The floor is a safety rule (docs/rules.md, "Waits between sessions"; Dhurat 2013,
+        # Kumar 2018); an edited file can't go under it either.
         from datetime import timedelta
 
         if "band" in data and "days" in data:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import local, utcnow
 from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits, Upload
 from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
+from webapp.domain.rules import BANDS
 from webapp.extensions import db
 from webapp.models import (
     Device,
@@ -48,7 +49,6 @@ from webapp.models import (
     User,
 )
 from webapp.photos.imaging import PhotoRejected, Processed, from_kept_original, process
-from webapp.rules import BANDS
 from webapp.sessions import service as sessions_service
 from webapp.sessions.schemas import FUTURE_SLACK
 from webapp.storage import get_storage
@@ -554,7 +554,8 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
         dose_ids.add(x.client_id)
         dose_slots.add(x.slot_at)
     for row in data["doses"]:
-        # One dose per slot (PRODUCT.md: never double up), so a slot already logged is already there.
+        # One dose per slot (minoxidil OTC label: never double up; docs/rules.md), so a slot
+        # already logged is already there.
         if row["client_id"] in dose_ids or row["slot_at"] in dose_slots:
             existing["doses"] += 1
             continue
@@ -627,7 +628,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
 def _unscheduled_doses(user_id: int, data: dict, tz: str) -> list[str]:
     """Doses in the file whose slot isn't a time of the routine (the file's versions and
     those already in the account) at that moment; each names its record."""
-    from webapp import doses as d
+    from webapp.domain import doses as d
     from webapp.minoxidil.service import regimen_rows, versions
 
     have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user_id)))

@@ -12,9 +12,9 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from webapp import doses as d
 from webapp import reminders
 from webapp.clock import local, utcnow
+from webapp.domain import doses as d
 from webapp.extensions import csrf, db
 from webapp.minoxidil import bp, calendar, service
 from webapp.minoxidil.schemas import TIME_FIELDS, DoseSchema, RegimenSchema

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import local, utcnow
+from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.models import Photo, Stage
 from webapp.photos import bp, lineup, service
 from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
-from webapp.rules import AREAS
 from webapp.storage import get_storage
+from webapp.templating import photo_date
 from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page, wants_partial
 
 VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}

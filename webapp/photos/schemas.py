@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, post_load, validate
 
+from webapp.domain.rules import AREAS
 from webapp.photos.service import ASSESSORS, SCALES
-from webapp.rules import AREAS
 from webapp.schemas import REQUIRED, FormSchema
 
 CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9-]{8,64}$", error="Reload the page and try again.")

@@ -11,8 +11,8 @@ from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from webapp import rules
 from webapp.clock import local, utcnow
+from webapp.domain import rules
 from webapp.extensions import db
 from webapp.models import NeedlingSession, Symptom
 from webapp.sessions import bp, service
