@@ -177,7 +177,8 @@ def area_more(area: str):
     before = None
     raw = request.args.get("before", "")
     if raw:
-        before = service.own_photo(current_user.id, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+        # One id parser: str.isdigit() also takes "²", which int() then refuses (a 500).
+        before = service.own_photo(current_user.id, pid) if (pid := id_param(raw)) else None
         if before is None or before.area != area:
             abort(404)
     photos = service.older_of_area(current_user.id, area, before)
