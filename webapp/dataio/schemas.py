@@ -18,7 +18,7 @@ from webapp.domain import doses as d
 from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
 from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
 from webapp.photos.service import ASSESSORS, SCALES
-from webapp.schemas import _valid_timezone
+from webapp.schemas import valid_timezone
 
 FORMAT_VERSION = 1
 CLIENT_ID = r"^[A-Za-z0-9-]{8,64}$"
@@ -95,7 +95,7 @@ class HealthSchema(Record):
 
 
 class ProfileSchema(Record):
-    timezone = fields.String(required=True, validate=_valid_timezone)
+    timezone = fields.String(required=True, validate=valid_timezone)
     # Files from before the health profile have none: nothing to take over then.
     health = fields.Nested(HealthSchema, allow_none=True, load_default=None)
 
@@ -113,7 +113,7 @@ class SessionSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     performed_at = Instant(required=True)
     # The zone the session was logged in; files from before it existed use profile.timezone.
-    timezone = fields.String(allow_none=True, load_default=None, validate=_valid_timezone)
+    timezone = fields.String(allow_none=True, load_default=None, validate=valid_timezone)
     needle_mm = Millimetres(required=True)
     device_ref = fields.String(allow_none=True, load_default=None)
     location = fields.String(required=True, validate=one_of(LOCATIONS, "the location"))
@@ -171,7 +171,7 @@ class RegimenSchema(Record):
     effective_from = Instant(required=True)
     created_at = Instant(required=True)
     # The zone the times are in; files from before it existed use the profile's zone.
-    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
+    timezone = fields.String(load_default=None, allow_none=True, validate=valid_timezone)
 
 
 class DoseSchema(Record):
@@ -180,7 +180,7 @@ class DoseSchema(Record):
     applied_at = Instant(required=True)
     source = fields.String(load_default="app", validate=one_of(DOSE_SOURCES, "the source"))
     created_at = Instant(required=True)
-    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
+    timezone = fields.String(load_default=None, allow_none=True, validate=valid_timezone)
 
 
 class AlignmentSchema(Record):
