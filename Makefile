@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 5000
 export FLASK_APP := webapp
-# The suite runs on SQLite, then again on a throwaway PostgreSQL (TEST_POSTGRES=0 skips that).
+# The suite runs on SQLite with photos in a folder, then again on a throwaway PostgreSQL with
+# photos in a throwaway S3 server (scripts/with-s3) and a throwaway Redis (scripts/with-redis);
+# TEST_POSTGRES=0 skips the second run.
 TEST_POSTGRES ?= 1
 
 # uv (from PyPI) resolves the locks; pinned so that `make lock` gives the same answer everywhere.
@@ -54,7 +56,7 @@ chromium:
 test: dev chromium lock-check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 ifneq ($(TEST_POSTGRES),0)
-	scripts/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+	scripts/with-postgres scripts/with-s3 scripts/with-redis $(BIN)/python -m pytest $(PYTEST_ARGS)
 endif
 
 # Seeds two years of data in a temporary database and measures server time, queries, bytes,

@@ -12,6 +12,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from e2e.support import LiveClock, LiveServer, chromium_executable
+from tests.support import photo_storage_config
 from webapp import assets, create_app
 
 DEVICES = ("Pixel 7", "iPhone 14")
@@ -50,7 +51,7 @@ def live_server(tmp_path_factory):
             "SECRET_KEY": "e2e-secret",
             "SQLALCHEMY_DATABASE_URI": os.environ.get("TEST_E2E_DATABASE_URL")
             or f"sqlite:///{tmp / 'e2e.sqlite3'}",
-            "PHOTO_STORAGE": str(tmp / "photos"),
+            **photo_storage_config(tmp),  # the bucket of scripts/with-s3 when it runs
             "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
             "CLOCK": clock,
             "E2E": True,

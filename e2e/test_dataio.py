@@ -71,8 +71,13 @@ def test_download_everything_then_import_it_into_a_second_account(page: Page, li
     check_page(page, "settings-your-data")
     section.screenshot(path=str(SCREENSHOTS / "settings-your-data-card--Pixel-7.png"))
 
+    # The ZIP is prepared in the background; the card shows progress, then the download.
+    section.get_by_role("button", name="Prepare everything as a ZIP").click()
+    ready = section.locator("#export-job")
+    expect(ready).to_contain_text("Your ZIP is ready.", timeout=20_000)
+    check_page(page, "settings-export-ready")
     with page.expect_download() as info:
-        section.get_by_role("link", name="Download everything (ZIP)").click()
+        ready.get_by_role("link", name="Download the ZIP").click()
     download = info.value
     assert download.suggested_filename == "rollwise-2026-03-10.zip"
     path = tmp_path / download.suggested_filename
@@ -94,7 +99,7 @@ def test_download_everything_then_import_it_into_a_second_account(page: Page, li
     page.evaluate("window.__sameDocument = true")
     section.get_by_role("button", name="Import", exact=True).click()
     result = section.locator("#import-result")
-    expect(result).to_contain_text("Imported 2 sessions, 1 dose, 1 photo; 0 already there.")
+    expect(result).to_contain_text("Imported 2 sessions, 1 dose, 1 photo; 0 already there.", timeout=20_000)
     expect(result).to_contain_text("Also 1 device and 1 regimen version.")
     expect(section.locator("#data-summary")).to_contain_text("2 sessions, 1 dose and 1 photo")  # refreshed in place
     assert page.evaluate("window.__sameDocument") is True
@@ -104,14 +109,14 @@ def test_download_everything_then_import_it_into_a_second_account(page: Page, li
     # Importing the same file again adds nothing.
     section.get_by_label("Export file (.zip or .json)").set_input_files(str(path))
     section.get_by_role("button", name="Import", exact=True).click()
-    expect(result).to_contain_text("Nothing new to import: all 6 records were already there.")
+    expect(result).to_contain_text("Nothing new to import: all 6 records were already there.", timeout=20_000)
 
     # A file that isn't an export: refused, with what to do.
     bad = tmp_path / "holiday.txt"
     bad.write_text("not an export")
     section.get_by_label("Export file (.zip or .json)").set_input_files(str(bad))
     section.get_by_role("button", name="Import", exact=True).click()
-    expect(result).to_contain_text("isn't a Rollwise export")
+    expect(result).to_contain_text("isn't a Rollwise export", timeout=20_000)
     expect(result).to_contain_text("Nothing was imported")
     check_page(page, "settings-import-refused")
     section.screenshot(path=str(SCREENSHOTS / "settings-import-refused-card--Pixel-7.png"))

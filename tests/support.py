@@ -16,6 +16,7 @@ from itsdangerous import URLSafeTimedSerializer
 from webapp import create_app
 from webapp.extensions import db, limiter
 from webapp.models import User
+from webapp.storage import storage_for
 
 PASSWORD = "correct horse battery"
 
@@ -97,6 +98,30 @@ def test_database_url(tmp_path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.sqlite3'}"
 
 
+def photo_storage_config(tmp_path) -> dict:
+    """Photo storage for a test app: a folder in ``tmp_path``, or, under scripts/with-s3, the
+    throwaway S3 server's bucket with a prefix of this test's own (so tests never see each other's)."""
+    if not os.environ.get("TEST_S3_ENDPOINT_URL"):
+        return {"PHOTO_STORAGE_BACKEND": "local", "PHOTO_STORAGE": str(tmp_path / "photos")}
+    return {
+        "PHOTO_STORAGE_BACKEND": "s3",
+        "PHOTO_STORAGE": str(tmp_path / "photos"),  # unused by S3; set so nothing falls back to instance/
+        "S3_ENDPOINT_URL": os.environ["TEST_S3_ENDPOINT_URL"],
+        "S3_BUCKET": os.environ["TEST_S3_BUCKET"],
+        "S3_ACCESS_KEY_ID": os.environ["TEST_S3_ACCESS_KEY_ID"],
+        "S3_SECRET_ACCESS_KEY": os.environ["TEST_S3_SECRET_ACCESS_KEY"],
+        "S3_REGION": os.environ.get("TEST_S3_REGION", "us-east-1"),
+        "S3_PREFIX": f"t-{secrets.token_hex(6)}/",
+    }
+
+
+def storage_env(config) -> dict[str, str]:
+    """The environment that gives a child process (gunicorn, flask) the same photo storage as ``config``."""
+    names = ("PHOTO_STORAGE_BACKEND", "PHOTO_STORAGE", "S3_ENDPOINT_URL", "S3_BUCKET", "S3_ACCESS_KEY_ID",
+             "S3_SECRET_ACCESS_KEY", "S3_REGION", "S3_PREFIX")
+    return {name: config[name] for name in names if config.get(name)}
+
+
 @contextmanager
 def built_app(tmp_path, **overrides) -> Iterator:
     """An app on a fresh, empty database in ``tmp_path``; ``overrides`` change its config."""
@@ -104,10 +129,11 @@ def built_app(tmp_path, **overrides) -> Iterator:
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": test_database_url(tmp_path),
-        "PHOTO_STORAGE": str(tmp_path / "photos"),
+        **photo_storage_config(tmp_path),
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",  # scrypt, cheaper for tests
         "PROPAGATE_UNEXPECTED": True,
         "RATELIMIT_ENABLED": False,  # the rate-limit tests switch it on
+        "JOBS_QUEUE": "immediate",  # exports and imports run inside the request
         **overrides,
     }, instance_path=str(tmp_path / "instance"))
     app.test_client_class = Client
@@ -120,5 +146,9 @@ def built_app(tmp_path, **overrides) -> Iterator:
         yield app
         if limited:
             limiter.reset()
+        if app.config["PHOTO_STORAGE_BACKEND"] == "s3":  # leave the shared bucket as it was
+            store = storage_for(app)
+            for name in store.all_files():
+                store.client.delete_object(Bucket=store.bucket, Key=str(name))
         db.session.remove()
         db.drop_all()

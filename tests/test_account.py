@@ -51,10 +51,12 @@ def test_delete_account_removes_everything_of_that_user_only(auth_client, other_
     give_data(other_user, clock())
     assert upload(auth_client, encoded("JPEG")).status_code == 200
     assert upload(other_client, encoded("JPEG"), area="frontal").status_code == 200
+    # A prepared ZIP holds the same data: it goes too.
+    assert auth_client.post("/settings/export/zip", headers={"HX-Request": "true"}).status_code == 200
     storage = get_storage()
     theirs = db.session.scalar(select(Photo).where(Photo.user_id == other_user.id))
     their_files = {theirs.original_key, theirs.display_key, theirs.thumb_key}
-    assert len(storage.all_files()) == 6
+    assert len(storage.all_files()) == 7
     other_before = owned_rows(other_user.id)
     user_id = user.id
     resp = auth_client.post("/settings/delete-account", data={"password": PASSWORD})

@@ -26,13 +26,13 @@ import requests
 from PIL import Image
 from sqlalchemy import select, update
 
-from tests.support import PASSWORD
+from tests.support import PASSWORD, storage_env
 from tests.test_reminders import Browser as PushBrowser
 from tests.test_reminders import MockPushService, b64
 from webapp.clock import local
 from webapp.extensions import db
 from webapp.models import MinoxidilRegimen, Photo, PushSubscription, ReminderSend
-from webapp.storage import LocalStorage
+from webapp.storage import LocalStorage, storage_for
 
 pytestmark = pytest.mark.faults
 
@@ -68,7 +68,7 @@ class Proc:
             "FLASK_APP": "webapp",
             "ROLLWISE_INSTANCE": str(self.instance),
             "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "PHOTO_STORAGE": app.config["PHOTO_STORAGE"],
+            **storage_env(app.config),
             "SECRET_KEY": app.config["SECRET_KEY"],
             "ROLLWISE_TESTING": "1",
             "NO_PROXY": "127.0.0.1,localhost",
@@ -149,7 +149,7 @@ def upload(http: requests.Session, base: str, token: str, client_id: str, data: 
 
 
 def files(app) -> list[str]:
-    return [p.name for p in LocalStorage(app.config["PHOTO_STORAGE"]).all_files()]
+    return [p.name for p in storage_for(app).all_files()]
 
 
 def photo_rows() -> list[Photo]:

@@ -18,7 +18,7 @@ from tests.support import htmx, text_of
 from webapp.extensions import db
 from webapp.models import NeedlingSession, Photo, Stage
 from webapp.photos import service
-from webapp.storage import LocalStorage
+from webapp.storage import storage_for
 
 pillow_heif.register_heif_opener()
 
@@ -82,7 +82,7 @@ def upload(client, data: bytes | None, *, area="crown", name="photo.jpg", client
 
 
 def stored_files(app) -> list:
-    return LocalStorage(app.config["PHOTO_STORAGE"]).all_files()
+    return storage_for(app).all_files()
 
 
 def photo_count() -> int:
@@ -106,7 +106,7 @@ def add_photo(client, clock, when: datetime, area="crown") -> Photo:
 
 
 def read(app, key) -> bytes:
-    with LocalStorage(app.config["PHOTO_STORAGE"]).open(key) as fh:
+    with storage_for(app).open(key) as fh:
         return fh.read()
 
 
@@ -259,7 +259,7 @@ def test_failure_after_staging_leaves_no_file_and_no_row(app, auth_client, monke
     def broken(self, key):
         raise OSError("disk full")
 
-    monkeypatch.setattr(LocalStorage, "publish", broken)
+    monkeypatch.setattr(type(storage_for(app)), "publish", broken)
     with pytest.raises(OSError):
         upload(auth_client, encoded("JPEG"))
     assert photo_count() == 0 and stored_files(app) == []
@@ -288,9 +288,10 @@ def test_files_are_served_privately_to_the_owner(app, auth_client, client):
         assert resp.mimetype == "image/jpeg"
         assert resp.headers["Cache-Control"] == "private, no-cache"
     assert "attachment" in auth_client.get(f"/photos/{photo.id}/original.jpg").headers["Content-Disposition"]
-    # Files live under the configured folder, not under static/, with random names.
+    # Files live under the configured folder (or bucket prefix), not under static/, with random names.
     files = stored_files(app)
-    assert all(str(f).startswith(app.config["PHOTO_STORAGE"]) for f in files)
+    root = app.config["S3_PREFIX"] if app.config["PHOTO_STORAGE_BACKEND"] == "s3" else app.config["PHOTO_STORAGE"]
+    assert len(files) == 3 and all(str(f).startswith(root) for f in files)
     assert all(len(f.stem) >= 32 for f in files)
     auth_client.get("/logout")
     anon = app.test_client()

@@ -313,6 +313,17 @@ def _other_token(other):
     return row
 
 
+def _other_export(other, other_client):
+    """A finished ZIP export of the other user (its progress and its download must stay theirs)."""
+    from webapp.models import DataJob
+
+    resp = other_client.post("/settings/export/zip", headers={"HX-Request": "true"})
+    assert resp.status_code == 200, resp.status_code
+    job = db.session.scalars(select(DataJob).where(DataJob.user_id == other.id).order_by(DataJob.id.desc())).first()
+    assert job.state == "done" and job.file_key
+    return job
+
+
 # URL argument -> a factory making one row of the owning model for the OTHER user
 # (given the endpoint: some actions need a row in a particular state, e.g. restore
 # needs a deleted session). A new route whose argument is missing here fails
@@ -324,6 +335,7 @@ OWNED_ARGS = {
     "photo_id": lambda other, c, endpoint: _other_photo(other, c),
     "stage_id": lambda other, c, endpoint: _other_stage(other),
     "token_id": lambda other, c, endpoint: _other_token(other),
+    "job_id": lambda other, c, endpoint: _other_export(other, c),
     "passkey_id": lambda other, c, endpoint: _other_passkey(other),
     "login_session_id": lambda other, c, endpoint: _other_login_session(other),
 }

@@ -129,7 +129,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp, dataio_bp):
         app.register_blueprint(bp)
 
-    from webapp import assets, errors, mail, reminders, templating, web
+    from webapp import assets, doctor, errors, jobs, keys, mail, reminders, templating, web
 
     web.init_app(app)
     templating.init_app(app)
@@ -137,4 +137,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     assets.init_app(app)
     reminders.init_app(app)
     mail.init_app(app)
+    keys.init_app(app)
+    jobs.init_app(app)
+    doctor.init_app(app)
     return app

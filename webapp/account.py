@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from webapp.extensions import db
-from webapp.models import Photo, User
+from webapp.models import DataJob, Photo, User
 from webapp.storage import get_storage
 
 
@@ -21,6 +21,9 @@ def delete_user_data(user_id: int) -> None:
     keys = [key for row in db.session.execute(
         select(Photo.original_key, Photo.display_key, Photo.thumb_key).where(Photo.user_id == user_id))
         for key in row]
+    # A prepared ZIP or an upload waiting to be imported holds the same data.
+    keys += db.session.scalars(select(DataJob.file_key).where(DataJob.user_id == user_id,
+                                                              DataJob.file_key.is_not(None))).all()
     db.session.execute(delete(User).where(User.id == user_id))
     db.session.commit()
     storage = get_storage()

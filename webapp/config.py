@@ -30,6 +30,11 @@ def database_url(instance: Path) -> str:
     return url
 
 
+def secret_key_fallbacks() -> list[str]:
+    """Old secret keys still accepted for sessions (comma-separated), so rotating signs no one out."""
+    return [key.strip() for key in os.environ.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()]
+
+
 def _flag(name: str, default: str) -> bool:
     return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
 
@@ -41,10 +46,21 @@ def public_url() -> str:
 
 def load(instance_path: str) -> dict:
     instance = Path(instance_path)
+    # "production" (several machines, an ephemeral disk): secrets must come from the environment.
+    env = os.environ.get("ROLLWISE_ENV", "development").strip().lower()
+    if env == "production":
+        from webapp.keys import MissingSecrets, missing_in_production
+
+        missing = missing_in_production(os.environ)
+        if missing:
+            raise MissingSecrets(missing)
     photo_max_mb = int(os.environ.get("PHOTO_MAX_MB", "20"))
     import_max_mb = int(os.environ.get("IMPORT_MAX_MB", "1024"))
     return {
+        "ROLLWISE_ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_instance(instance, "secret_key"),
+        "SECRET_KEY_FALLBACKS": secret_key_fallbacks(),
+        "VAPID_PRIVATE_KEY": os.environ.get("VAPID_PRIVATE_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # One cookie keeps the user signed in on the phone; Secure is added per
@@ -66,6 +82,14 @@ def load(instance_path: str) -> dict:
         "IMPORT_MAX_ENTRIES": int(os.environ.get("IMPORT_MAX_ENTRIES", "20000")),
         "IMPORT_MAX_JSON_BYTES": 64 * 1024 * 1024,
         "PHOTO_STORAGE": os.environ.get("PHOTO_STORAGE", str(instance / "photos")),
+        # "s3" keeps photos in an S3-compatible bucket, shared by every machine (webapp/storage.py).
+        "PHOTO_STORAGE_BACKEND": os.environ.get("PHOTO_STORAGE_BACKEND", "local"),
+        "S3_ENDPOINT_URL": os.environ.get("S3_ENDPOINT_URL"),  # unset = AWS itself
+        "S3_BUCKET": os.environ.get("S3_BUCKET"),
+        "S3_ACCESS_KEY_ID": os.environ.get("S3_ACCESS_KEY_ID"),  # unset = boto3's usual AWS_* lookup
+        "S3_SECRET_ACCESS_KEY": os.environ.get("S3_SECRET_ACCESS_KEY"),
+        "S3_REGION": os.environ.get("S3_REGION", "us-east-1"),
+        "S3_PREFIX": os.environ.get("S3_PREFIX", ""),
         "PASSWORD_HASH_METHOD": "scrypt",
         # Compress pages, partials, JSON and the static files (Flask-Compress).
         "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/javascript", "application/javascript",
@@ -73,7 +97,15 @@ def load(instance_path: str) -> dict:
                                "text/calendar", "text/csv"],
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_MIN_SIZE": 256,
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # One Redis for every machine: login limits (and, in production, the job queue) live there.
+        "REDIS_URL": os.environ.get("REDIS_URL"),
+        # Exports and imports run as background jobs (webapp/jobs.py): "redis" in production (the
+        # Procfile's worker runs them), "embedded" (a SQLite file and a thread in the web process) otherwise.
+        "JOBS_QUEUE": os.environ.get("JOBS_QUEUE") or ("redis" if os.environ.get("REDIS_URL") else "embedded"),
+        "JOB_STALE_SECONDS": int(os.environ.get("JOB_STALE_SECONDS", "120")),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://",
+        # Redis unreachable: count per process in memory for the moment rather than fail every login.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),
         "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),

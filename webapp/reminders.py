@@ -92,7 +92,9 @@ def application_server_key(app: Flask | None = None) -> str:
 # ---- action tokens (the service worker's CSRF-safe proof) -----------------------------
 
 def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt=ACTION_SALT)
+    # Signs with SECRET_KEY, still accepts the SECRET_KEY_FALLBACKS (itsdangerous: newest last).
+    keys = [*current_app.config.get("SECRET_KEY_FALLBACKS", []), current_app.secret_key]
+    return URLSafeTimedSerializer(keys, salt=ACTION_SALT)
 
 
 def action_token(user_id: int, slot_key: str, send_id: int | None) -> str:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, request, send_file
+from flask import Response, abort, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.clock import local, utcnow
-from webapp.dataio import bp, service
-from webapp.dataio.archive import ImportRefused, mb, open_upload
+from webapp.dataio import bp, jobs, service
+from webapp.dataio.archive import ImportRefused, mb
+from webapp.storage import get_storage
 from webapp.web import hx_trigger
 
 IMPORT_ENDPOINT = "dataio.import_data"
@@ -33,8 +34,8 @@ def _download(body: str, mimetype: str, name: str) -> Response:
 
 
 def summary_context() -> dict:
-    """The counts the Your data card shows."""
-    return {"data_counts": service.summary(current_user.id)}
+    """The counts the Your data card shows, and the export or import running now."""
+    return {"data_counts": service.summary(current_user.id), "data_jobs_now": jobs.latest(current_user.id, utcnow())}
 
 
 @bp.record_once
@@ -120,7 +121,7 @@ def _answer(status: int, **context) -> Response:
 @bp.post("/settings/import")
 @login_required
 def import_data():
-    """Import a Rollwise export (the ZIP or the JSON): everything or, if anything is wrong, nothing."""
+    """Queue an import of a Rollwise export (the ZIP or the JSON): everything or, if anything is wrong, nothing."""
     limit = service.limits()
     try:
         upload = request.files.get("file")
@@ -133,7 +134,55 @@ def import_data():
     stream.seek(0, 2)
     size = stream.tell()
     try:
-        result = service.import_upload(current_user.id, open_upload(stream, size, limit))
+        job = jobs.start_import(current_user.id, utcnow(), stream, size)
     except ImportRefused as refused:
         return _answer(refused.status, import_error=refused)
-    return hx_trigger(_answer(200, import_result=result), "data-imported")
+    if not request.htmx:
+        return redirect(url_for("settings.index", _anchor="your-data"), 303)
+    return _job_answer(job, status_when_failed=True)
+
+
+@bp.post("/settings/export/zip")
+@login_required
+def export_zip_job():
+    """Start preparing the ZIP of everything in the background; the card shows its progress."""
+    job = jobs.start_export(current_user, utcnow())
+    if not request.htmx:
+        return redirect(url_for("settings.index", _anchor="your-data"), 303)
+    return _job_answer(job)
+
+
+@bp.get("/settings/data/jobs/<int:job_id>")
+@login_required
+def job(job_id: int):
+    """A job's progress (polled by htmx every second while it runs), then its outcome."""
+    found = jobs.owned(current_user.id, job_id)
+    if found is None:
+        abort(404)
+    return _job_answer(jobs.current(found, utcnow()))
+
+
+def _job_answer(job, status_when_failed: bool = False) -> Response:
+    """The job partial; a finished import also refreshes the counts, a refused one keeps its status."""
+    resp = make_response(render_template("settings/_job.html", job=job))
+    resp.headers["Cache-Control"] = "no-store"
+    if job.kind == "import" and job.state == "done":
+        resp = hx_trigger(resp, "data-imported")
+    if status_when_failed and job.state == "failed":
+        resp.status_code = (job.result or {}).get("status", 422)
+    return resp
+
+
+@bp.get("/settings/data/jobs/<int:job_id>/rollwise.zip")
+@login_required
+def job_download(job_id: int):
+    """The prepared ZIP, only to its owner, while it is kept."""
+    found = jobs.owned(current_user.id, job_id)
+    if found is None or found.kind != "export" or found.state != "done" or not found.file_key:
+        abort(404)
+    storage = get_storage()
+    if not storage.exists(found.file_key):
+        abort(404)
+    resp = send_file(storage.open(found.file_key), mimetype="application/zip", as_attachment=True,
+                     download_name=found.file_name or _filename("zip"), max_age=0)
+    return _private(resp)

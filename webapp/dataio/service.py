@@ -21,6 +21,7 @@ import json
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO
@@ -36,6 +37,7 @@ from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits,
 from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
 from webapp.domain.rules import BANDS
 from webapp.extensions import db
+from webapp.faults import fault_point
 from webapp.models import (
     Device,
     DoseLog,
@@ -222,7 +224,10 @@ Exported {at} UTC.
 """
 
 
-def export_zip(user: User) -> IO[bytes]:
+Progress = Callable[[int, int], None]  # (photos done, photos in all): a background job's progress bar
+
+
+def export_zip(user: User, progress: Progress | None = None) -> IO[bytes]:
     """The ZIP in a temporary file (photos can add up to more than belongs in memory), rewound."""
     text, files = export_json(user)
     storage = get_storage()
@@ -241,7 +246,9 @@ def export_zip(user: User) -> IO[bytes]:
         zf.writestr(entry("doses.csv"), doses_csv(user))
         zf.writestr(entry("README.txt"), ZIP_README.format(version=FORMAT_VERSION, tz=user.timezone,
                                                            at=utcnow().strftime("%Y-%m-%d %H:%M")))
-        for f in files:
+        for i, f in enumerate(files):
+            if progress:
+                progress(i, len(files))
             with storage.open(f.key) as src:
                 zf.writestr(entry(f.name, zipfile.ZIP_STORED), src.read())  # JPEGs are compressed already
     out.seek(0)
@@ -382,13 +389,13 @@ def _existing_photo_hashes(user_id: int) -> dict[str, int]:
     return out
 
 
-def import_upload(user_id: int, upload: Upload) -> ImportResult:
+def import_upload(user_id: int, upload: Upload, progress: Progress | None = None) -> ImportResult:
     """Import a checked upload into the user's account in one transaction; files published after commit."""
     data = validate(upload)
     storage = get_storage()
     staged: dict[str, _Staged] = {}
     try:
-        result = _import(user_id, upload, data, storage, staged)
+        result = _import(user_id, upload, data, storage, staged, progress)
     except IntegrityError as err:
         db.session.rollback()
         _discard(storage, staged)
@@ -432,7 +439,8 @@ def _discard(storage, staged: dict[str, _Staged]) -> None:
             storage.discard(key)
 
 
-def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, staged: dict[str, _Staged]) -> dict:
+def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, staged: dict[str, _Staged],
+                  progress: Progress | None = None) -> dict:
     """Process and stage the files of photos not kept yet, before any row is written.
 
     Returns client_id -> the id of a photo already kept with the same original (SHA-256).
@@ -443,7 +451,9 @@ def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, st
     wanted = [(i, p) for i, p in enumerate(data["photos"]) if p["client_id"] not in have]
     hashes = _existing_photo_hashes(user_id) if wanted else {}
     same: dict[str, int] = {}
-    for i, p in wanted:
+    for n, (i, p) in enumerate(wanted):
+        if progress:
+            progress(n, len(wanted))
         if p["sha256"] in hashes:
             same[p["client_id"]] = hashes[p["sha256"]]
             continue
@@ -460,11 +470,13 @@ def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, st
         staged[p["client_id"]] = _Staged(keys, processed)
         for name in ("original", "display", "thumb"):
             storage.stage(keys[name], getattr(processed, name))
+        fault_point("import-photo-staged")
     return same
 
 
-def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str, _Staged]) -> ImportResult:
-    same_photo = _stage_photos(user_id, data["profile"]["timezone"], upload, data, storage, staged)
+def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str, _Staged],
+            progress: Progress | None = None) -> ImportResult:
+    same_photo = _stage_photos(user_id, data["profile"]["timezone"], upload, data, storage, staged, progress)
     # End the read transaction: the writes below run in one short transaction (SQLite
     # can't upgrade a reader whose snapshot another writer has moved past).
     db.session.rollback()

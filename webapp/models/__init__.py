@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 typed models, one module per feature. Every row belongs to a user."""
 
 from webapp.models.api import ApiToken
+from webapp.models.jobs import DataJob
 from webapp.models.login_sessions import LoginSession
 from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
 from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
@@ -8,6 +9,6 @@ from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
-__all__ = ["ApiToken", "CalendarToken", "Device", "DoseLog", "GapSetting", "HealthProfile", "LoginSession",
-           "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo", "PushSubscription",
-           "ReminderSend", "Stage", "Symptom", "User"]
+__all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "HealthProfile",
+           "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo",
+           "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]

@@ -227,6 +227,9 @@ def sweep_files(min_age: float) -> SweepResult:
     referenced: set[str] = set()
     for row in db.session.execute(select(Photo.original_key, Photo.display_key, Photo.thumb_key)):
         referenced.update(row)
+    from webapp.dataio.jobs import referenced_files  # background jobs keep their upload or ZIP there too
+
+    referenced |= referenced_files(utcnow())
     return get_storage().sweep(referenced, min_age)
 
 
