@@ -697,7 +697,7 @@ NOT_EXPORTED = {"api_tokens", "calendar_tokens", "push_subscriptions",  # secret
                 "passkeys",  # credentials bound to this site's relying party: a new account adds its own
                 "login_sessions",  # who is signed in where: a secret too
                 "passkey_challenges",  # one-time sign-in challenges of this server
-                "reminder_sends",  # the sender's own bookkeeping, rebuilt from the schedule
+                "reminder_sends", "reminder_due",  # the sender's own bookkeeping, rebuilt from the schedule
                 "data_jobs"}  # progress of an export or import under way
 
 

@@ -1,5 +1,6 @@
 """Faults with real processes: gunicorn SIGKILLed during a photo upload, and the reminder
-sender (`flask reminders run`) SIGKILLed between its claim and the push.
+sender (`flask reminders run`) SIGKILLed between its claim and the push, alone or (on
+PostgreSQL) while a second clock process shares the work.
 
 The child processes share this test's database (SQLite file or TEST_DATABASE_URL) and
 instance folder. They stop at a fault point (webapp/faults.py, armed only with
@@ -24,14 +25,15 @@ from pathlib import Path
 import pytest
 import requests
 from PIL import Image
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests.support import PASSWORD, storage_env
 from tests.test_reminders import Browser as PushBrowser
 from tests.test_reminders import MockPushService, b64
 from webapp.clock import local
 from webapp.extensions import db
-from webapp.models import MinoxidilRegimen, Photo, PushSubscription, ReminderSend
+from webapp.minoxidil import sender
+from webapp.models import MinoxidilRegimen, Photo, PushSubscription, ReminderDue, ReminderSend, User
 from webapp.storage import LocalStorage, storage_for
 
 pytestmark = pytest.mark.faults
@@ -276,9 +278,9 @@ def test_reminder_sender_killed_between_claim_and_send_delivers_exactly_once_aft
 
         # Restarted at once: the claim's lease (1 minute) has not run out, so nothing is sent twice.
         assert "sent 0 reminder(s)" in procs.flask("reminders", "run", "--once")
-        # A minute later (the claim's clock moved back instead of waiting): sent, exactly once.
-        db.session.execute(update(ReminderSend).values(claimed_at=send.claimed_at - timedelta(minutes=2)))
-        db.session.commit()
+        # A minute later (the claim's clock moved back instead of waiting, and the stored next
+        # reminder, which the claim moved a lease ahead): sent, exactly once.
+        expire_leases()
         assert "sent 1 reminder(s)" in procs.flask("reminders", "run", "--once")
         assert "sent 0 reminder(s)" in procs.flask("reminders", "run", "--once")
         assert len(push.requests) == 1
@@ -286,6 +288,104 @@ def test_reminder_sender_killed_between_claim_and_send_delivers_exactly_once_aft
         db.session.rollback()
         [send] = db.session.scalars(select(ReminderSend)).all()
         assert send.status == "sent"
+    finally:
+        push.close()
+
+
+def expire_leases() -> None:
+    """Two minutes pass for the claims: their lease (1 minute) runs out, and the stored next
+    reminders the claims moved a lease ahead fall due again."""
+    with sender.suppressed():
+        for send in db.session.scalars(select(ReminderSend).where(ReminderSend.status == "claimed")):
+            send.claimed_at -= timedelta(minutes=2)
+        for row in db.session.scalars(select(ReminderDue)):
+            row.due_at -= timedelta(minutes=2)
+        db.session.commit()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="several clock processes share the work on PostgreSQL only")
+def test_two_clocks_share_due_reminders_and_one_killed_mid_pass_loses_none_and_doubles_none(app, procs,
+                                                                                          monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    push = MockPushService()
+    try:
+        # 60 people, each with one dose a day that fell due two minutes ago (real clock: the
+        # clock processes read it), each with one phone.
+        now = datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)
+        due = local(now - timedelta(minutes=2), "Europe/Berlin")
+        phones = {}
+        for i in range(60):
+            u = User(email=f"clock{i}@example.com", password_hash="x", timezone="Europe/Berlin")
+            db.session.add(u)
+            db.session.flush()
+            db.session.add(MinoxidilRegimen(user_id=u.id, product="solution_5", amount="1 mL",
+                                            times=[due.strftime("%H:%M")], start_date=due.date() - timedelta(days=2),
+                                            effective_from=now - timedelta(days=3)))
+            phones[u.id] = PushBrowser(push.url + f"/push/{u.id}")
+            db.session.add(PushSubscription(user_id=u.id, endpoint=phones[u.id].endpoint,
+                                            p256dh=phones[u.id].p256dh, auth=b64(phones[u.id].auth)))
+        db.session.commit()
+        assert db.session.scalar(select(db.func.count()).select_from(ReminderDue)) == 60
+
+        # Clock A claims a batch of 10 and is killed before sending any; clock B runs on.
+        a = procs.start([sys.executable, "-m", "flask", "reminders", "run", "--interval", "1", "--batch", "10"],
+                        "reminder-claimed", "clock-a")
+        _wait_for((procs.instance / "fault-reminder-claimed").exists, "clock A to claim its batch", a)
+        b = procs.start([sys.executable, "-m", "flask", "reminders", "run", "--interval", "1", "--batch", "10"],
+                        "", "clock-b")
+        _wait_for(lambda: len(push.requests) >= 50, "clock B to send the 50 reminders A did not claim", b)
+        procs.kill(a)
+        time.sleep(2)  # B keeps passing; A's claims are within their lease: nothing more goes out
+        assert len(push.requests) == 50
+        db.session.rollback()
+        claimed = db.session.scalars(select(ReminderSend).where(ReminderSend.status == "claimed")).all()
+        assert len(claimed) == 10
+        # The lease runs out (the claims' clock moved back two minutes instead of waiting).
+        expire_leases()
+        _wait_for(lambda: len(push.requests) >= 60, "clock B to take over A's expired claims", b)
+        time.sleep(2)
+        # Every phone got its reminder exactly once; every reminder is marked sent.
+        by_phone = [r["path"] for r in push.requests]
+        assert len(push.requests) == 60 and len(set(by_phone)) == 60
+        db.session.rollback()
+        assert {s.status for s in db.session.scalars(select(ReminderSend))} == {"sent"}
+        assert db.session.scalar(select(db.func.count()).select_from(ReminderSend)) == 60
+    finally:
+        push.close()
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"),
+                    reason="several clock processes share the work on PostgreSQL only")
+def test_two_clocks_running_together_send_each_reminder_once(app, procs, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    push = MockPushService(delay=0.02)
+    try:
+        now = datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)
+        due = local(now - timedelta(minutes=2), "Europe/Berlin")
+        for i in range(200):
+            u = User(email=f"pair{i}@example.com", password_hash="x", timezone="Europe/Berlin")
+            db.session.add(u)
+            db.session.flush()
+            db.session.add(MinoxidilRegimen(user_id=u.id, product="solution_5", amount="1 mL",
+                                            times=[due.strftime("%H:%M")], start_date=due.date() - timedelta(days=2),
+                                            effective_from=now - timedelta(days=3)))
+            phone = PushBrowser(push.url + f"/push/{u.id}")
+            db.session.add(PushSubscription(user_id=u.id, endpoint=phone.endpoint, p256dh=phone.p256dh,
+                                            auth=b64(phone.auth)))
+        db.session.commit()
+        clocks = [procs.start([sys.executable, "-m", "flask", "reminders", "run", "--interval", "1", "--batch", "5"],
+                              "", f"clock-{n}") for n in "ab"]
+        _wait_for(lambda: len(push.requests) >= 200, "the two clocks to send 200 reminders", clocks[0])
+        time.sleep(2)
+        paths = [r["path"] for r in push.requests]
+        assert len(paths) == 200 and len(set(paths)) == 200  # none twice, none lost
+        for c in clocks:
+            procs.kill(c)
+        sent_by = [sum(int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("sent "))
+                   for log in sorted(procs.logs.glob("clock-*.log"))]
+        assert sum(sent_by) == 200
+        assert all(n > 0 for n in sent_by), sent_by  # both clocks took a share
     finally:
         push.close()
 

@@ -258,6 +258,23 @@ def test_push_json_of_any_shape(auth_client, world, path, body):
 
 
 @FUZZ
+@given(body=st.one_of(json_values, st.fixed_dictionaries(
+    {"old_endpoint": mixed(["https://push.example/abc"]), "old_auth": mixed(["x1"]),
+     "subscription": st.one_of(json_values, st.fixed_dictionaries(
+         {"endpoint": mixed(["https://push.example/new"]),
+          "keys": st.one_of(json_values, st.fixed_dictionaries({"p256dh": mixed(["BEl6"]),
+                                                               "auth": mixed(["x1"])}))}))})))
+@example(body={"old_endpoint": "https://push.example/a\x00b", "subscription": {
+    "endpoint": "https://push.example/\ud800", "keys": {"p256dh": "BEl6", "auth": "x1"}}})
+def test_push_resubscribe_json_of_any_shape(auth_client, world, body):
+    # What the service worker posts on pushsubscriptionchange (with its header).
+    before = row_counts()
+    resp = auth_client.post("/minoxidil/push/resubscribe", data=json.dumps(body), content_type="application/json",
+                            headers={"X-Rollwise-Worker": "pushsubscriptionchange"})
+    refused_wrote_nothing(resp, before, ("/minoxidil/push/resubscribe", body))
+
+
+@FUZZ
 @given(secret=odd_text)
 def test_calendar_addresses(client, world, secret):
     resp = client.get("/calendar/" + quote(secret, safe="") + ".ics")
@@ -313,7 +330,7 @@ def test_every_write_is_fuzzed_here_or_listed(app):
     fuzzed = {p.replace("{session_id}", "<int:session_id>").replace("{reset_token}", "<token>") for p in FORMS} | {
         "/photos"} | set(PASSKEY_JSON) | {
         "/api/v1/sessions", "/api/v1/doses", "/minoxidil/push/subscribe", "/minoxidil/push/unsubscribe",
-        "/minoxidil/push/action"}
+        "/minoxidil/push/action", "/minoxidil/push/resubscribe"}
     writes = {r.rule for r in app.url_map.iter_rules() if (r.methods or set()) & {"POST", "PUT", "PATCH", "DELETE"}}
     missing = writes - fuzzed - NO_FIELDS - FUZZED_ELSEWHERE
     assert not missing, f"fuzz these forms in FORMS (or list them in NO_FIELDS): {sorted(missing)}"

@@ -8,7 +8,9 @@ import base64
 import json
 import os
 import threading
+import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,12 +21,21 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from tests.support import htmx, text_of
 from webapp import reminders
 from webapp.extensions import db
-from webapp.models import DoseLog, MinoxidilRegimen, NeedlingSession, PushSubscription, ReminderSend
+from webapp.minoxidil import sender
+from webapp.models import (
+    DoseLog,
+    MinoxidilRegimen,
+    NeedlingSession,
+    PushSubscription,
+    ReminderDue,
+    ReminderSend,
+    User,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -44,7 +55,7 @@ def unb64(text: str) -> bytes:
 class MockPushService:
     """A push service on 127.0.0.1: records each request; paths under /gone answer 410."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
         self.requests: list[dict] = []
         service = self
 
@@ -52,7 +63,10 @@ class MockPushService:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                service.requests.append({"path": self.path, "headers": headers, "body": body})
+                if delay:
+                    time.sleep(delay)
+                service.requests.append({"path": self.path, "headers": headers, "body": body,
+                                         "at": time.monotonic()})
                 status = 410 if self.path.startswith("/gone") else 404 if self.path.startswith("/missing") else 201
                 if self.path.startswith("/flaky") and len(service.requests) == 1:
                     status = 503  # the push service is down for the first request
@@ -101,18 +115,34 @@ def push_service(monkeypatch):
 @pytest.fixture
 def routine(user, clock):
     """Ana: 08:00 and 20:00 in Berlin since 1 March, one subscribed phone."""
-    db.session.add(MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL", times=["08:00", "20:00"],
-                                    start_date=datetime(2026, 3, 1).date(), effective_from=berlin(2026, 3, 1, 0)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(MinoxidilRegimen(user_id=user.id, product="solution_5", amount="1 mL",
+                                        times=["08:00", "20:00"], start_date=datetime(2026, 3, 1).date(),
+                                        effective_from=berlin(2026, 3, 1, 0)))
+        db.session.commit()
     return user
 
 
+@contextmanager
+def set_up_on(clock, at):
+    """Write the fixture's rows as of ``at`` (1 March), then put the clock back: the tests then
+    move it forward to the moments they check, as real time does (the stored next reminder is
+    computed when the rows are written)."""
+    before = clock()
+    clock.set(at)
+    try:
+        yield
+    finally:
+        clock.set(before)
+
+
 @pytest.fixture
-def phone(routine, push_service):
+def phone(routine, push_service, clock):
     browser = Browser(push_service.url + "/push/" + uuid.uuid4().hex)
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=browser.endpoint, p256dh=browser.p256dh,
-                                    auth=b64(browser.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=browser.endpoint, p256dh=browser.p256dh,
+                                        auth=b64(browser.auth)))
+        db.session.commit()
     return browser
 
 
@@ -153,9 +183,10 @@ def test_due_slot_is_pushed_encrypted_with_vapid_topic_and_tag(app, clock, phone
 
 def test_each_subscription_gets_a_fresh_vapid_claim(app, clock, phone, push_service, routine):
     other = Browser(push_service.url + "/push/second")
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=other.endpoint, p256dh=other.p256dh,
-                                    auth=b64(other.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=other.endpoint, p256dh=other.p256dh,
+                                        auth=b64(other.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 20, 0))
     reminders.run_pass()
     assert len(push_service.requests) == 2
@@ -231,17 +262,17 @@ def test_killed_between_claimed_and_sent_gives_exactly_one_reminder_after_restar
 def test_killed_after_delivery_before_marking_retries_under_the_same_topic(app, clock, phone, push_service,
                                                                            monkeypatch):
     clock.set(berlin(2026, 3, 10, 8, 0))
-    real = reminders.deliver
+    real = sender.deliver_all
 
     def deliver_then_die(*args, **kwargs):
         real(*args, **kwargs)
         raise Crash("killed after the push service accepted it")
 
-    monkeypatch.setattr(reminders, "deliver", deliver_then_die)
+    monkeypatch.setattr(sender, "deliver_all", deliver_then_die)
     with pytest.raises(Crash):
         reminders.run_pass()
     db.session.rollback()
-    monkeypatch.setattr(reminders, "deliver", real)
+    monkeypatch.setattr(sender, "deliver_all", real)
     clock.advance(minutes=2)
     reminders.run_pass()
     # The retry carries the same Topic and tag: the phone replaces the first, it shows one reminder.
@@ -273,8 +304,9 @@ def test_snooze_reminds_again_in_30_minutes_unless_logged(app, clock, phone, pus
 
 def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service):
     b = Browser(push_service.url + "/flaky/1")
-    db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
     assert reminders.run_pass() == 0
     [send] = sends()
@@ -288,10 +320,12 @@ def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service)
 
 
 def test_expired_subscriptions_are_dropped(clock, routine, push_service, phone):
-    for path in ("/gone/1", "/missing/1"):
-        b = Browser(push_service.url + path)
-        db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
-    db.session.commit()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        for path in ("/gone/1", "/missing/1"):
+            b = Browser(push_service.url + path)
+            db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh,
+                                            auth=b64(b.auth)))
+        db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
     assert reminders.run_pass() == 1
     assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [phone.endpoint]
@@ -386,3 +420,188 @@ def test_applied_in_the_hour_before_a_slot_is_that_slot_and_its_reminder_is_not_
     clock.set(berlin(2026, 3, 11, 10, 0))
     assert reminders.run_pass() == 0
     assert push_service.requests == []
+
+
+# ---- the stored next reminder, the pass's cost, the pool ----------------------------------------
+
+def due_row(user):
+    db.session.expire_all()
+    return db.session.get(ReminderDue, user.id)
+
+
+def test_the_next_reminder_is_stored_and_follows_every_change(auth_client, clock, phone, push_service, user):
+    clock.set(berlin(2026, 3, 10, 7, 0))
+    sender.refresh_next_reminder(user, clock())
+    db.session.commit()
+    assert due_row(user).due_at == berlin(2026, 3, 10, 8, 0)
+    # A dose logged early for 08:00: the next reminder is the evening one.
+    auth_client.post("/minoxidil/doses", data={"client_id": str(uuid.uuid4()), "slot": "dose-20260310T0700Z"},
+                     headers=htmx())
+    assert due_row(user).due_at == berlin(2026, 3, 10, 20, 0)
+    # A deep session at 19:00 holds minoxidil 24 h: nothing until the hold ends the next day at
+    # 19:00, inside the morning slot's time, which is reminded then (doses.remind_at).
+    db.session.add(NeedlingSession(user_id=user.id, client_id="deep", performed_at=berlin(2026, 3, 10, 19),
+                                   needle_mm=Decimal("1.0"), location="clinic", areas=["crown"]))
+    db.session.commit()
+    assert due_row(user).due_at == berlin(2026, 3, 11, 19, 0)
+    # The session deleted: back to this evening.
+    s = db.session.scalar(select(NeedlingSession).where(NeedlingSession.client_id == "deep"))
+    s.deleted_at = clock()
+    db.session.commit()
+    assert due_row(user).due_at == berlin(2026, 3, 10, 20, 0)
+    # A new home zone: recomputed, and the routine keeps the zone its times were set in
+    # (the travel rule in doses.py), so the evening dose stays at 20:00 Berlin time.
+    user.timezone = "America/New_York"
+    db.session.commit()
+    assert due_row(user).due_at == berlin(2026, 3, 10, 20, 0)
+    # The last subscription gone: nothing to send, no row to read.
+    auth_client.post("/minoxidil/push/unsubscribe", json={"endpoint": phone.endpoint})
+    assert due_row(user) is None
+
+
+def test_a_snooze_moves_the_next_reminder_to_its_time(app, clock, phone, push_service, user):
+    clock.set(berlin(2026, 3, 10, 8, 0))
+    assert reminders.run_pass() == 1
+    assert due_row(user).due_at == berlin(2026, 3, 10, 20, 0)
+    token = phone.decrypt(push_service.requests[0])["token"]
+    app.test_client().post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False)
+    assert due_row(user).due_at == berlin(2026, 3, 10, 8, 30)
+
+
+def _many_users(n: int, clock) -> None:
+    """n users, each with a routine at 08:00 and 20:00 Berlin and one phone (rows written on 1 March)."""
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        users = [User(email=f"u{uuid.uuid4().hex}@example.com", password_hash="x", timezone="Europe/Berlin")
+                 for _ in range(n)]
+        db.session.add_all(users)
+        db.session.flush()
+        for u in users:
+            db.session.add(MinoxidilRegimen(user_id=u.id, product="solution_5", amount="1 mL",
+                                            times=["08:00", "20:00"], start_date=datetime(2026, 3, 1).date(),
+                                            effective_from=berlin(2026, 3, 1, 0)))
+            db.session.add(PushSubscription(user_id=u.id, endpoint=f"https://push.invalid/{u.id}", p256dh="x",
+                                            auth="y"))
+        db.session.commit()
+
+
+def _queries_of(fn) -> int:
+    count = [0]
+
+    def on(*_args, **_kw):
+        count[0] += 1
+
+    event.listen(db.engine, "before_cursor_execute", on)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on)
+    return count[0]
+
+
+def test_a_pass_with_nothing_due_costs_the_same_few_queries_for_10_or_200_users(app, clock, monkeypatch):
+    monkeypatch.setattr(sender, "deliver_all", lambda pushes: [setattr(p, "outcome", "ok") or p for p in pushes])
+    counts = {}
+    for n in (10, 190):
+        _many_users(n, clock)
+        # Each user's stored next reminder was 1 March 08:00; a first pass brings them up to date.
+        clock.set(berlin(2026, 3, 10, 10, 0))
+        reminders.run_pass()
+        clock.set(berlin(2026, 3, 10, 10, 1))
+        counts[n] = _queries_of(reminders.run_pass)
+    assert counts[10] == counts[190] <= 2, counts  # SELECT the due rows (none), end the transaction
+
+
+def test_a_pass_costs_the_same_queries_for_5_or_100_due(app, clock, monkeypatch):
+    # Batched: slots, sends and subscriptions of all due users load together, not per user.
+    monkeypatch.setattr(sender, "deliver_all", lambda pushes: [setattr(p, "outcome", "ok") or p for p in pushes])
+    _many_users(5, clock)
+    clock.set(berlin(2026, 3, 10, 8, 0))
+    few = _queries_of(reminders.run_pass)
+    _many_users(100, clock)
+    clock.set(berlin(2026, 3, 10, 20, 0))
+    many = _queries_of(reminders.run_pass)
+    assert db.session.scalar(select(func.count()).select_from(ReminderSend).where(ReminderSend.status == "sent")) == 110
+    assert few == many, (few, many)
+
+
+def test_the_vapid_header_is_signed_once_per_push_service_not_per_push(app, clock, phone, push_service, routine):
+    pool = sender.pool()
+    with set_up_on(clock, berlin(2026, 3, 1, 0)):
+        for i in range(3):
+            b = Browser(push_service.url + f"/push/more-{i}")
+            db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh,
+                                            auth=b64(b.auth)))
+        db.session.commit()
+    pool.tokens.pop(push_service.url, None)
+    signed = pool.signed
+    clock.set(berlin(2026, 3, 10, 8, 0))
+    reminders.run_pass()
+    clock.set(berlin(2026, 3, 10, 20, 0))
+    reminders.run_pass()
+    assert len(push_service.requests) == 8
+    headers = {r["headers"]["authorization"] for r in push_service.requests}
+    assert len(headers) == 1 and pool.signed == signed + 1
+    assert all(Vapid02.verify(h) for h in headers)
+    # Reused only for a while: an hour later the next pass signs a fresh token.
+    pool.tokens[push_service.url] = (pool.tokens[push_service.url][0], 0)
+    clock.set(berlin(2026, 3, 11, 8, 0))
+    reminders.run_pass()
+    assert pool.signed == signed + 2
+
+
+def test_a_slow_push_service_delays_none_of_the_others(app, clock, routine, push_service, monkeypatch):
+    import time as _t
+
+    slow = MockPushService(delay=3.0)
+    try:
+        fast_phone = Browser(push_service.url + "/push/fast")
+        slow_phone = Browser(slow.url + "/push/slow")
+        with set_up_on(clock, berlin(2026, 3, 1, 0)):
+            for b in (fast_phone, slow_phone):
+                db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh,
+                                                auth=b64(b.auth)))
+            db.session.commit()
+        monkeypatch.setattr(sender.pool(), "timeout", 1.0)
+        clock.set(berlin(2026, 3, 10, 8, 0))
+        started = _t.monotonic()
+        assert reminders.run_pass() == 1  # the fast phone got it
+        assert _t.monotonic() - started < 2.5  # the slow one timed out after 1 s, not 3
+        assert push_service.requests[0]["at"] - started < 0.5
+        slow_sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == slow_phone.endpoint))
+        assert "Timeout" in slow_sub.last_error
+    finally:
+        slow.close()
+
+
+def test_resubscribe_swaps_only_a_known_subscription_for_its_owner(app, auth_client, other_client, clock,
+                                                                    phone, push_service, user):
+    new = Browser(push_service.url + "/push/rotated")
+    body = {"old_endpoint": phone.endpoint,
+            "subscription": {"endpoint": "https://push.example/rotated", "keys": {"p256dh": new.p256dh,
+                                                                                 "auth": b64(new.auth)}}}
+    worker = {"X-Rollwise-Worker": "pushsubscriptionchange"}
+    # A cross-site form or a script without the worker's header: refused, nothing changes.
+    assert auth_client.post("/minoxidil/push/resubscribe", json=body, csrf=False).status_code == 400
+    # Someone else's session, without the old subscription's secret: refused.
+    resp = other_client.post("/minoxidil/push/resubscribe", json=body, headers=worker, csrf=False)
+    assert resp.status_code == 403
+    # No session, a wrong secret: refused.
+    resp = app.test_client().post("/minoxidil/push/resubscribe", json={**body, "old_auth": "wrong"}, headers=worker,
+                                  csrf=False)
+    assert resp.status_code == 403
+    # An endpoint never stored: refused, nothing added to anyone's account.
+    resp = auth_client.post("/minoxidil/push/resubscribe", json={**body, "old_endpoint": "https://push.example/x"},
+                            headers=worker, csrf=False)
+    assert resp.status_code == 404
+    assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [phone.endpoint]
+    # Incomplete new subscription: a clear 422.
+    resp = auth_client.post("/minoxidil/push/resubscribe", json={**body, "subscription": {"endpoint": "x"}},
+                            headers=worker, csrf=False)
+    assert resp.status_code == 422 and "Turn reminders off and on again" in resp.json["error"]
+    # The owner's worker: swapped, and the next reminder goes to the new subscription.
+    resp = auth_client.post("/minoxidil/push/resubscribe", json=body, headers=worker, csrf=False)
+    assert resp.status_code == 200
+    db.session.expire_all()
+    [sub] = db.session.scalars(select(PushSubscription)).all()
+    assert (sub.user_id, sub.endpoint) == (user.id, "https://push.example/rotated")
+    assert due_row(user) is not None

@@ -17,7 +17,7 @@ from webapp.extensions import db
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Writes that prove who is calling some other way than the session cookie
 # (signed per-user tokens); they must refuse a missing token just the same.
-CSRF_EXEMPT_PREFIXES = ("/api/", "/minoxidil/push/action")
+CSRF_EXEMPT_PREFIXES = ("/api/", "/minoxidil/push/action", "/minoxidil/push/resubscribe")
 
 
 @pytest.fixture

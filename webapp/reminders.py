@@ -30,8 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import utcnow
 from webapp.domain import doses as d
 from webapp.extensions import db
-from webapp.faults import fault_point
-from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
+from webapp.models import PushSubscription, ReminderSend, User
 
 CLAIM_LEASE = timedelta(minutes=1)
 SNOOZE = timedelta(minutes=30)
@@ -118,17 +117,22 @@ class PushGone(Exception):
     """The push service says this subscription no longer exists (404/410)."""
 
 
+def vapid_subject() -> str:
+    """The operator contact push services see in each VAPID claim."""
+    return (current_app.config.get("VAPID_SUBJECT") or os.environ.get("VAPID_SUBJECT")
+            or "mailto:reminders@rollwise.app")
+
+
 def send_push(sub: PushSubscription, payload: dict, topic: str) -> None:
-    """Encrypt (aes128gcm) and send one push with a VAPID signature; raise PushGone on 404/410."""
-    cfg = current_app.config
+    """Encrypt (aes128gcm) and send one push with a VAPID signature; raise PushGone on 404/410.
+    (The Settings test button; reminders go through webapp.minoxidil.sender's pool.)"""
     try:
         webpush(
             subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},
             data=json.dumps(payload),
             vapid_private_key=vapid(),
             # A fresh dict per send: pywebpush writes aud and exp into it.
-            vapid_claims={"sub": cfg.get("VAPID_SUBJECT") or os.environ.get("VAPID_SUBJECT")
-                          or "mailto:reminders@rollwise.app"},
+            vapid_claims={"sub": vapid_subject()},
             headers={"Topic": topic, "Urgency": "high"},
             ttl=PUSH_TTL,
             timeout=10,
@@ -173,26 +177,14 @@ def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, 
     return delivered, error
 
 
-def _claim_new(user: User, slot: d.Slot, now: datetime) -> ReminderSend | None:
-    """Insert the attempt-0 row for this slot; None if it already exists (sent or claimed before)."""
-    send = ReminderSend(user_id=user.id, slot_at=slot.at, channel="push", attempt=0,
-                        status="claimed", due_at=slot.at, claimed_at=now)
-    db.session.add(send)
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        return None
-    return send
-
-
-def _reclaim(send: ReminderSend, now: datetime) -> bool:
+def _reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
     """Take over a pending row or a stale claim, atomically (only one sender wins)."""
     old = send.claimed_at
     cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]
     cond.append(ReminderSend.claimed_at.is_(None) if old is None else ReminderSend.claimed_at == old)
     res = db.session.execute(update(ReminderSend).where(*cond).values(status="claimed", claimed_at=now))
-    db.session.commit()
+    if commit:
+        db.session.commit()
     db.session.refresh(send)
     return res.rowcount == 1
 
@@ -200,60 +192,12 @@ def _reclaim(send: ReminderSend, now: datetime) -> bool:
 def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend], None] | None = None) -> int:
     """One pass of the sender: remind every slot that is due now, exactly once.
 
-    ``on_claimed`` runs between the claim and the send (tests use it to kill the sender there).
-    Returns how many reminders were sent.
-    """
-    from webapp.minoxidil.service import slots_for
+    The scheduler lives in webapp.minoxidil.sender: it reads only the users whose stored next
+    reminder has come. ``on_claimed`` runs between the claim and the send (tests use it to kill
+    the sender there). Returns how many reminders were sent."""
+    from webapp.minoxidil import sender
 
-    now = now or utcnow()
-    sent = 0
-    user_ids = db.session.scalars(
-        select(PushSubscription.user_id).distinct()
-        .where(PushSubscription.user_id.in_(select(MinoxidilRegimen.user_id)))).all()
-    for user_id in user_ids:
-        user = db.session.get(User, user_id)
-        slots = slots_for(user, now - timedelta(days=1), now + timedelta(hours=2), now)
-        by_at = {s.at: s for s in slots}
-        work: list[tuple[ReminderSend, d.Slot]] = []
-        # 1. Rows waiting: snoozes whose time has come, and claims left by a crashed sender.
-        waiting = db.session.scalars(select(ReminderSend).where(
-            ReminderSend.user_id == user.id, ReminderSend.channel == "push",
-            ReminderSend.status.in_(("pending", "claimed")), ReminderSend.due_at <= now)).all()
-        # The timing rule is doses.reminder_due: which of these may go out now.
-        ready = {(r.slot.at, r.attempt) for r in d.reminder_due(
-            slots, now, [d.Snooze(w.slot_at, w.due_at, w.attempt) for w in waiting])}
-        for send in waiting:
-            slot = by_at.get(send.slot_at)
-            if send.status == "claimed" and send.claimed_at and now - send.claimed_at < CLAIM_LEASE:
-                continue  # another pass is working on it
-            if slot is None or (send.slot_at, send.attempt) not in ready:
-                send.status = "skipped"  # logged, held, missed or to be skipped meanwhile: never remind it
-                db.session.commit()
-                continue
-            if _reclaim(send, now):
-                work.append((send, slot))
-        # 2. Slots that became due: claim the first reminder for each.
-        for r in d.reminder_due(slots, now):
-            send = _claim_new(user, r.slot, now)
-            if send is not None:
-                work.append((send, r.slot))
-        due_count = sum(1 for s in slots if s.status == "due")
-        for send, slot in work:
-            fault_point("reminder-claimed")  # tests/test_faults.py SIGKILLs a real sender here
-            if on_claimed is not None:
-                on_claimed(send)
-            delivered, error = deliver(user, reminder_payload(user, slot, send, due_count), slot.key, now)
-            if delivered:
-                send.status, send.sent_at = "sent", now
-            elif error and now + RETRY < d.remind_until(slot):
-                # The push service was unreachable or refused: try again shortly rather than lose it.
-                send.status, send.due_at, send.claimed_at = "pending", now + RETRY, None
-            else:
-                send.status = "failed"
-            send.error = error
-            db.session.commit()
-            sent += delivered > 0
-    return sent
+    return sender.run_pass(now, on_claimed=on_claimed)
 
 
 def snooze(send: ReminderSend, now: datetime) -> ReminderSend:
@@ -293,26 +237,38 @@ def send_test(user: User, now: datetime) -> tuple[int, str | None]:
 # ---- the clock process --------------------------------------------------------------
 
 def init_app(app: Flask) -> None:
+    from webapp.minoxidil import sender
+
+    sender.install()
+
     @app.cli.group()
     def reminders():
         """The reminder sender (the Procfile's clock process)."""
 
     @reminders.command("run")
     @click.option("--once", is_flag=True, help="Do one pass and exit.")
-    @click.option("--interval", default=30, show_default=True, help="Seconds between passes.")
-    def run_command(once: bool, interval: int):
+    @click.option("--interval", default=30, show_default=True,
+                  help="Most seconds between passes (sooner when a stored reminder falls due).")
+    @click.option("--batch", default=500, show_default=True, help="Due users claimed per transaction.")
+    def run_command(once: bool, interval: int, batch: int):
         """Send due minoxidil reminders, exactly once each."""
+        from webapp.minoxidil import sender
+
         vapid(app)  # create the keys before the first pass
+        # Users without a stored next reminder (first start after the migration) get one.
+        with sender.suppressed():
+            sender.refresh_missing(utcnow())
         while True:
             try:
-                count = run_pass()
+                count = sender.run_pass(batch=batch)
             except Exception:
                 db.session.rollback()
                 app.logger.exception("reminder pass failed; retrying next pass")
                 if once:
                     raise
                 count = 0
-            if once:
+            if once or count:
                 click.echo(f"sent {count} reminder(s)")
+            if once:
                 return
-            _time.sleep(interval)
+            _time.sleep(sender.seconds_until_next(utcnow(), interval))

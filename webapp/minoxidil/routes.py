@@ -16,7 +16,7 @@ from webapp import reminders
 from webapp.clock import local, utcnow
 from webapp.domain import doses as d
 from webapp.extensions import csrf, db
-from webapp.minoxidil import bp, calendar, service
+from webapp.minoxidil import bp, calendar, service, subscriptions
 from webapp.minoxidil.schemas import TIME_FIELDS, DoseSchema, RegimenSchema
 from webapp.models import DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend, User
 from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
@@ -284,18 +284,27 @@ def _storable(*texts: str) -> bool:
         return False
 
 
-@bp.post("/minoxidil/push/subscribe")
-@login_required
-def push_subscribe():
-    """Store this browser's push subscription (JSON from minoxidil.js after a tap)."""
-    body = _json_object()
+def _subscription(body: dict) -> dict | None:
+    """{endpoint, p256dh, auth} from a PushSubscription's JSON, or None if it isn't one."""
     endpoint = body.get("endpoint")
     keys = body.get("keys") if isinstance(body.get("keys"), dict) else {}
     if (not isinstance(endpoint, str) or not endpoint.startswith("https://") or len(endpoint) > 2048
             or not isinstance(keys.get("p256dh"), str) or not isinstance(keys.get("auth"), str)
             or len(keys["p256dh"]) > 200 or len(keys["auth"]) > 100
             or not _storable(endpoint, keys["p256dh"], keys["auth"])):
+        return None
+    return {"endpoint": endpoint, "p256dh": keys["p256dh"], "auth": keys["auth"]}
+
+
+@bp.post("/minoxidil/push/subscribe")
+@login_required
+def push_subscribe():
+    """Store this browser's push subscription (JSON from minoxidil.js after a tap)."""
+    body = _json_object()
+    new = _subscription(body)
+    if new is None:
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
+    endpoint, keys = new["endpoint"], new
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is not None and sub.user_id != current_user.id:
         db.session.delete(sub)  # the phone changed hands: the endpoint follows the signed-in user
@@ -322,6 +331,36 @@ def push_unsubscribe():
     if sub is not None:
         db.session.delete(sub)
         db.session.commit()
+    return jsonify(ok=True)
+
+
+WORKER_HEADER = "X-Rollwise-Worker"
+
+
+@bp.post("/minoxidil/push/resubscribe")
+@csrf.exempt
+def push_resubscribe():
+    """The service worker's `pushsubscriptionchange`: swap the rotated subscription for the new one.
+
+    CSRF-safe without the session token: the worker sends a custom header with a JSON body, which
+    a page on another site cannot send without a CORS preflight we never grant; and the caller must
+    name a stored old endpoint (a secret URL) and be its signed-in owner or hold its auth secret."""
+    if request.headers.get(WORKER_HEADER) != "pushsubscriptionchange" or not request.is_json:
+        return jsonify(error="Only this app's service worker can renew a subscription."), 400
+    body = _json_object()
+    old_endpoint, old_auth = body.get("old_endpoint"), body.get("old_auth")
+    new = _subscription(body.get("subscription") if isinstance(body.get("subscription"), dict) else {})
+    if new is None or not isinstance(old_endpoint, str) or not _storable(old_endpoint) or len(old_endpoint) > 2048:
+        return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
+    if old_auth is not None and (not isinstance(old_auth, str) or not _storable(old_auth)):
+        old_auth = None
+    user_id = current_user.id if current_user.is_authenticated else None
+    outcome = subscriptions.rotate(old_endpoint, old_auth, new, user_id,
+                                   request.headers.get("User-Agent") or "", utcnow())
+    if outcome.kind == "unknown":
+        return jsonify(error="This phone's reminders were turned off. Open Rollwise and turn them on again."), 404
+    if outcome.kind == "refused":
+        return jsonify(error="This subscription belongs to another account."), 403
     return jsonify(ok=True)
 
 

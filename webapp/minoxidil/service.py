@@ -30,9 +30,14 @@ HEATMAP_WEEKS = 5
 def regimen_rows(user_id: int) -> list[MinoxidilRegimen]:
     """The versions in force, oldest first. A later edit supersedes any earlier-made
     version that would only have started at or after the edit's own start."""
+    return supersede(db.session.scalars(select(MinoxidilRegimen).where(MinoxidilRegimen.user_id == user_id)
+                                        .order_by(MinoxidilRegimen.id)))
+
+
+def supersede(rows) -> list[MinoxidilRegimen]:
+    """One user's versions in the order they were saved -> the versions in force (see regimen_rows)."""
     kept: list[MinoxidilRegimen] = []
-    for row in db.session.scalars(select(MinoxidilRegimen).where(MinoxidilRegimen.user_id == user_id)
-                                  .order_by(MinoxidilRegimen.id)):
+    for row in rows:
         kept = [k for k in kept if k.effective_from < row.effective_from] + [row]
     return kept
 

@@ -3,7 +3,14 @@
 from webapp.models.api import ApiToken
 from webapp.models.jobs import DataJob
 from webapp.models.login_sessions import LoginSession
-from webapp.models.minoxidil import CalendarToken, DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend
+from webapp.models.minoxidil import (
+    CalendarToken,
+    DoseLog,
+    MinoxidilRegimen,
+    PushSubscription,
+    ReminderDue,
+    ReminderSend,
+)
 from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
@@ -11,4 +18,4 @@ from webapp.models.user import User
 
 __all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "HealthProfile",
            "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo",
-           "PushSubscription", "ReminderSend", "Stage", "Symptom", "User"]
+           "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]

@@ -105,3 +105,14 @@ class CalendarToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReminderDue(db.Model):
+    """Each user's next reminder, kept ahead of time (webapp.minoxidil.sender.refresh_next_reminder),
+    so a sender pass reads only the rows whose time has come, whatever the number of users."""
+
+    __tablename__ = "reminder_due"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    slot_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: only a recheck, no slot in sight

@@ -52,6 +52,37 @@
     });
   }
 
+  // The browser rotated the subscription (expiry, key change): subscribe again with the same
+  // applicationServerKey and tell the server which stored subscription the new one replaces.
+  // No session CSRF token exists in a worker; the custom header (never sent cross-site without a
+  // preflight) and the old subscription's auth secret prove who is asking.
+  function b64url(buffer) {
+    var bytes = new Uint8Array(buffer), text = "";
+    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
+    return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function resubscribe(event) {
+    var old = event.oldSubscription;
+    if (!old) return Promise.resolve();  // nothing to name: the page subscribes again on the next visit
+    var key = old.options && old.options.applicationServerKey;
+    var renewed = event.newSubscription ? Promise.resolve(event.newSubscription)
+      : self.registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
+    var oldAuth = old.getKey ? old.getKey("auth") : null;
+    return renewed.then(function (sub) {
+      return fetch("/minoxidil/push/resubscribe", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-Rollwise-Worker": "pushsubscriptionchange" },
+        body: JSON.stringify({ old_endpoint: old.endpoint, old_auth: oldAuth ? b64url(oldAuth) : null,
+                               subscription: sub.toJSON() })
+      });
+    }).catch(function () {});
+  }
+
+  self.addEventListener("pushsubscriptionchange", function (event) {
+    event.waitUntil(resubscribe(event));
+  });
+
   self.addEventListener("notificationclick", function (event) {
     var n = event.notification;
     var data = n.data || {};
