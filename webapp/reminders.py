@@ -177,7 +177,7 @@ def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, 
     return delivered, error
 
 
-def _reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
+def reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
     """Take over a pending row or a stale claim, atomically (only one sender wins)."""
     old = send.claimed_at
     cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]
