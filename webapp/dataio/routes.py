@@ -34,8 +34,13 @@ def _download(body: str, mimetype: str, name: str) -> Response:
 
 
 def summary_context() -> dict:
-    """The counts the Your data card shows, and the export or import running now."""
-    return {"data_counts": service.summary(current_user.id), "data_jobs_now": jobs.latest(current_user.id, utcnow())}
+    """The counts the Your data card shows."""
+    return {"data_counts": service.summary(current_user.id)}
+
+
+def data_card_context() -> dict:
+    """The whole Your data card: the counts, and the export or import running now."""
+    return {**summary_context(), "data_jobs_now": jobs.latest(current_user.id, utcnow())}
 
 
 @bp.record_once

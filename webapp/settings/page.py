@@ -25,11 +25,11 @@ def render(status: int = 200, **context):
     context.setdefault("device_list", devices_list())
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
-    from webapp.dataio.routes import summary_context
+    from webapp.dataio.routes import data_card_context
     from webapp.minoxidil.routes import settings_context
     from webapp.sessions.routes import gaps_context, health_profile_values
 
-    context.update(settings_context(), **gaps_context(), **summary_context())
+    context.update(settings_context(), **gaps_context(), **data_card_context())
     context.setdefault("health_values", health_profile_values())
     return render_page("settings/page.html", status=status, **context)
 
