@@ -84,6 +84,9 @@ class Mock:
                                      cwd=ROOT, stdout=subprocess.PIPE, text=True)
         self.ports = json.loads(self.proc.stdout.readline())["ports"]
         self.origins = [f"http://127.0.0.1:{p}" for p in self.ports]
+        # The sender connects only to allowed push services: the mock is allowed by configuration,
+        # for the clock processes (their env) and for this process's app (config.load reads it).
+        os.environ["PUSH_ALLOW_HOSTS_FOR_TESTS"] = ",".join(f"127.0.0.1:{p}" for p in self.ports)
 
     def _call(self, path: str, method: str = "GET") -> dict:
         req = urllib.request.Request(self.origins[0] + path, method=method)  # noqa: S310
@@ -460,8 +463,8 @@ def main() -> None:
 
     instance = tempfile.mkdtemp(prefix="rollwise-bench-reminders-")
     clock = Clock(fixed=BEFORE)
-    app = make_app(db_url, instance, clock)
     mock = Mock()
+    app = make_app(db_url, instance, clock)
     keys = browser_keys()
     r: dict = {"users": args.users, "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}

@@ -160,8 +160,8 @@ def seed_user(user: User, now: datetime, *, days: int, sessions: int, photos: in
                              grade=("III", "III vertex", "III", "IIa")[i % 4], assessed_on=on,
                              assessed_by="self" if i % 2 else "clinician",
                              photo_id=photo_rows[i * len(photo_rows) // stages].id if photo_rows else None))
-    secret = uuid.uuid4().hex
-    db.session.add(CalendarToken(user_id=user.id, token=secret, created_at=start))
+    calendar, secret = CalendarToken.issue(user.id, start)
+    db.session.add(calendar)
     db.session.commit()
     return Seeded(user, sessions, logged, len(slots), photos, stages, secret)
 

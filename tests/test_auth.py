@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
+import pytest
 from sqlalchemy import select
 
-from tests.support import PASSWORD, htmx, log_in, make_user, text_of
+from tests.support import PASSWORD, built_app, htmx, log_in, make_user, text_of
+from webapp.auth.routes import WRONG_LOGIN as WRONG
 from webapp.extensions import db
 from webapp.models import User
 
@@ -95,6 +100,31 @@ def test_wrong_password_shows_one_message_and_keeps_email(client, user):
     assert "don't match" in text_of(resp2)
 
 
+@pytest.fixture
+def real_cost_app(tmp_path):
+    # The production hash cost (the other tests use a cheap one), and no limits in the way.
+    with built_app(tmp_path, PASSWORD_HASH_METHOD="scrypt", LOGIN_ACCOUNT_MAX_FAILURES=1000) as app:
+        yield app
+
+
+def test_login_takes_about_as_long_for_an_unknown_address(real_cost_app):
+    make_user()
+    client = real_cost_app.test_client()
+
+    def median_seconds(email: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            resp = client.post("/login", data={"email": email, "password": "a wrong password"})
+            times.append(time.perf_counter() - start)
+            assert resp.status_code == 422 and WRONG in text_of(resp)  # the same words
+        return statistics.median(times)
+
+    known, unknown = median_seconds("ana@example.com"), median_seconds("nobody@example.com")
+    # Before the dummy check an unknown address answered ~20x faster (7 ms against 150 ms).
+    assert unknown >= 0.5 * known, (known, unknown)
+
+
 def test_login_follows_next_only_inside_the_site(client, user):
     resp = client.post("/login?next=/settings", data={"email": user.email, "password": PASSWORD})
     assert resp.headers["Location"] == "/settings"
@@ -102,6 +132,28 @@ def test_login_follows_next_only_inside_the_site(client, user):
     resp = client.post("/login?next=//evil.example/x",
                        data={"email": user.email, "password": PASSWORD})
     assert resp.headers["Location"] == "/"
+
+
+EVIL_NEXT = ["//evil.example/x", "/\\evil.example/phish", "/%5Cevil.example/phish", "/%5cevil.example",
+             "/%2F%2Fevil.example", "/%2fevil.example", "https://evil.example/", "javascript:alert(1)",
+             "/\tevil", "/\x00x", "/ /evil.example", "\\\\evil.example", "evil.example", "/\nLocation: x",
+             "http:/evil.example", "/\x85x", "//", "/" + "a" * 3000]
+
+
+@pytest.mark.parametrize("target", EVIL_NEXT)
+def test_login_refuses_every_next_that_leaves_the_site_plain_and_htmx(client, user, target):
+    resp = client.post("/login", query_string={"next": target}, data={"email": user.email, "password": PASSWORD})
+    assert resp.headers["Location"] == "/"
+    client.post("/logout")
+    resp = client.post("/login", query_string={"next": target}, headers=htmx(),
+                       data={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 204 and resp.headers["HX-Redirect"] == "/"
+
+
+def test_login_keeps_a_local_next_with_its_query(client, user):
+    resp = client.post("/login", query_string={"next": "/photos/area/crown?before=3"}, headers=htmx(),
+                       data={"email": user.email, "password": PASSWORD})
+    assert resp.headers["HX-Redirect"] == "/photos/area/crown?before=3"
 
 
 def test_pages_need_login(client):

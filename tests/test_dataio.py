@@ -11,7 +11,7 @@ import os
 import re
 import uuid
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -710,15 +710,15 @@ def test_secrets_never_leave_in_an_export(auth_client, user, clock):
     from webapp.models import ApiToken, CalendarToken, PushSubscription
 
     row, token = ApiToken.issue(user.id, "Shortcuts")
-    calendar = CalendarToken(user_id=user.id, token="calendar-secret-" + uuid.uuid4().hex)
+    calendar, calendar_secret = CalendarToken.issue(user.id, clock())
     push = PushSubscription(user_id=user.id, endpoint="https://push.example.com/secret-endpoint", p256dh="p" * 40,
                             auth="secret-auth")
     db.session.add_all([row, calendar, push])
     db.session.commit()
     zf = export_zip(auth_client)
     blob = b"".join(zf.read(n) for n in zf.namelist()).decode("utf-8", "replace")
-    for secret in (token, row.token_hash, calendar.token, "secret-endpoint", "secret-auth", user.password_hash,
-                   user.email):
+    for secret in (token, row.token_hash, calendar_secret, calendar.token_hash, "secret-endpoint", "secret-auth",
+                   user.password_hash, user.email):
         assert secret not in blob
 
 
@@ -757,6 +757,147 @@ def test_a_write_racing_the_import_refuses_it_whole_with_try_again(other_client,
     refused(resp, 409, "Something was saved to your account at the same moment.", "Try the import again.")
 
 
+# ---- formula injection and anchored ids (issue 11) ------------------------------------------------
+
+def _bearer(user) -> dict:
+    from webapp.models import ApiToken
+
+    row, token = ApiToken.issue(user.id, "Shortcuts")
+    db.session.add(row)
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "\r=1",
+            "\n=1"]
+
+
+def test_every_csv_cell_is_escaped_whatever_its_column(auth_client, user, clock):
+    # Rows stored before the id rules (or by a future channel) must not turn into formulas either.
+    at = datetime(2026, 3, 9, 7, tzinfo=UTC)
+    for i, text in enumerate(FORMULAS):
+        db.session.add(DoseLog(user_id=user.id, client_id=text + f"{i:08}", slot_at=at.replace(day=i + 1),
+                               applied_at=at, source=text[:16], created_at=at))
+        db.session.add(NeedlingSession(user_id=user.id, client_id=text + f"{i:08}", needle_mm=0.25,
+                                       performed_at=at.replace(day=i + 1), location="home", areas=["crown"],
+                                       notes=text, override_reason=text))
+    db.session.commit()
+    for path in ("/settings/export/doses.csv", "/settings/export/sessions.csv"):
+        rows = list(csv.reader(io.StringIO(auth_client.get(path).get_data(as_text=True))))
+        cells = [c for row in rows[1:] for c in row]
+        assert len(rows) == len(FORMULAS) + 1
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r", "\n")], path
+        assert any(c.startswith("'=HYPERLINK") for c in cells)
+    zf = export_zip(auth_client)
+    for name in ("doses.csv", "sessions.csv"):
+        cells = [c for row in list(csv.reader(io.StringIO(zf.read(name).decode())))[1:] for c in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")], name
+
+
+@pytest.mark.parametrize("client_id", ['=HYPERLINK("http://evil.example","x")', "abcd\nefgh", "abc defgh",
+                                       "abcdefghé", "-=cmd|abc"])
+def test_client_ids_from_the_api_and_pages_are_plain_and_anchored(app, auth_client, user, clock, client_id):
+    headers = _bearer(user)
+    api = app.test_client()
+    resp = api.post("/api/v1/doses", headers=headers, json={"client_id": client_id})
+    assert resp.status_code == 422, resp.get_json()
+    resp = api.post("/api/v1/sessions", headers=headers, json={"client_id": client_id, "needle_mm": 0.25,
+                                                               "location": "home", "areas": ["crown"]})
+    assert resp.status_code == 422, resp.get_json()
+    resp = auth_client.post("/minoxidil/doses", headers=htmx(), data={"client_id": client_id})
+    assert resp.status_code == 422
+    assert db.session.scalar(select(func.count()).select_from(DoseLog)) == 0
+    assert db.session.scalar(select(func.count()).select_from(NeedlingSession)) == 0
+
+
+def test_an_export_with_an_id_ending_in_a_newline_is_refused(other_client, nothing_changes):
+    for key, record in (("sessions", 0), ("doses", 0), ("stages", 0)):
+        data = export_dict()
+        data[key][record]["client_id"] += "\n"
+        refused(import_file(other_client, make_zip(data)), 422)
+    data = export_dict()
+    data["devices"][0]["ref"] += "\n"
+    refused(import_file(other_client, make_zip(data)), 422)
+
+
+def test_id_patterns_refuse_a_trailing_newline_everywhere():
+    """"$" matches before a final newline; every pattern in the app ends with \\Z instead."""
+    from pathlib import Path
+
+    from marshmallow import ValidationError, validate
+
+    from webapp.schemas import CLIENT_ID
+
+    with pytest.raises(ValidationError):
+        validate.Regexp(CLIENT_ID)("abcdefgh\n")
+    root = Path(__file__).resolve().parent.parent / "webapp"
+    dollar = re.compile(r"""r["'][^"'\n]*\$["']""")
+    found = [f"{p.relative_to(root)}: {m.group(0)}" for p in root.rglob("*.py")
+             for m in dollar.finditer(p.read_text())]
+    assert found == [], "anchor these patterns with \\A and \\Z"
+
+
+def _open_slots(user, clock, n: int, *, instants: bool = False) -> list:
+    """Keys (or instants) of past slots of the routine that have no dose yet (not held), newest first."""
+    from datetime import timedelta
+
+    from webapp.minoxidil import service as mx
+
+    now = clock()
+    slots = mx.slots_for(user, now - timedelta(days=12), now, now)
+    free = [s.at if instants else s.key for s in sorted(slots, key=lambda s: s.at, reverse=True)
+            if s.dose is None and s.status in ("due", "missed", "unlogged") and s.at <= now]
+    assert len(free) >= n, [(s.key, s.status) for s in slots]
+    return free[:n]
+
+
+def test_records_from_every_channel_survive_export_then_import(app, auth_client, other_client, user, other_user,
+                                                              clock):
+    """Pages, the API (source "api"), a notification's Applied button, backfill and an import: the
+    user's own untouched export is a backup that imports back in full."""
+    from webapp import reminders
+
+    rich_data(auth_client, clock)  # pages: sessions, devices, symptom, gaps, regimens, backfilled doses, photos
+    headers = _bearer(user)
+    api = app.test_client()
+    resp = api.post("/api/v1/sessions", headers=headers, json={
+        "performed_at": "2026-02-26T08:15:00+01:00", "needle_mm": 0.25, "location": "home",
+        "areas": ["crown"], "notes": "from a Shortcut"})
+    assert resp.status_code == 201, resp.get_json()
+    clock.advance(days=1)  # past the hold the resolved symptom left: today's dose is due
+    card = auth_client.post("/minoxidil/doses", headers=htmx(), data={"client_id": str(uuid.uuid4())})
+    assert card.status_code == 200, text_of(card)  # Today's card: the due dose, source "app"
+    api_slot, push_slot = _open_slots(user, clock, 2)
+    resp = api.post("/api/v1/doses", headers=headers, json={"slot": api_slot})
+    assert resp.status_code == 201, resp.get_json()
+    token = reminders.action_token(user.id, push_slot, None)
+    resp = app.test_client().post("/minoxidil/push/action", json={"token": token, "action": "applied"}, csrf=False)
+    assert resp.status_code == 200, resp.get_json()
+    # An import into this account: a session and a dose that came from another backup.
+    data = export_dict()
+    data["profile"]["timezone"] = user.timezone
+    data["devices"], data["photos"], data["stages"], data["gap_settings"] = [], [], [], []
+    data["minoxidil_regimens"] = []
+    data["sessions"][0]["device_ref"] = None
+    data["doses"][0]["client_id"] = "imported-dose-0001"
+    data["doses"][0]["source"] = "api"
+    # A dose of a slot this routine really has (import refuses a slot the routine never had).
+    import_slot = _open_slots(user, clock, 1, instants=True)[0]
+    data["doses"][0]["slot_at"] = import_slot.isoformat()
+    data["doses"][0]["applied_at"] = (import_slot + timedelta(minutes=5)).isoformat()
+    assert import_file(auth_client, make_zip(data, files={})).status_code == 200
+    sources = set(db.session.scalars(select(DoseLog.source).where(DoseLog.user_id == user.id)))
+    assert sources == {"app", "backfill", "api", "push"}, sources
+
+    a = export_zip(auth_client)
+    resp = import_file(other_client, zip_bytes(auth_client))
+    assert resp.status_code == 200, text_of(resp)
+    b = export_zip(other_client)
+    assert comparable(b) == comparable(a)
+    assert counts(other_user.id) == counts(user.id)
+    for name in a.namelist():
+        if name not in ("rollwise.json", "README.txt"):
+            assert b.read(name) == a.read(name), name
 # ---- sessions keep their zone; the health profile travels; early marks follow the sessions ---------
 
 def test_sessions_keep_their_zone_and_the_health_profile_comes_along(auth_client, other_client, other_user, clock):

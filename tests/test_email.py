@@ -44,9 +44,13 @@ class Inbox:
 
 
 def settle() -> None:
-    """Wait for the app's mail threads (webapp.mail.send answers the page before the server)."""
-    for thread in threading.enumerate():
-        if thread.name == "rollwise-mail":
+    """Wait for the app's mail threads (webapp.mail.send answers the page before the server), and
+    for the threads they start (a forgot-password lookup starts the one that sends)."""
+    for _ in range(20):
+        running = [t for t in threading.enumerate() if t.name == "rollwise-mail"]
+        if not running:
+            return
+        for thread in running:
             thread.join(timeout=10)
 
 

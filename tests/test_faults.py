@@ -254,6 +254,7 @@ def test_reminder_sender_killed_between_claim_and_send_delivers_exactly_once_aft
                                                                                           monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     push = MockPushService()
+    procs.env["PUSH_ALLOW_HOSTS_FOR_TESTS"] = push.host  # the sender process may reach the mock service
     try:
         # The child processes read the real clock: one dose a day, due five minutes ago.
         now = datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)

@@ -313,14 +313,14 @@ def test_passkey_json_is_refused_cleanly(app, auth_client, world, path, data):
 
 
 # Writes whose only input is the URL (or nothing): covered by the CSRF and id suites in tests/test_security.py.
-NO_FIELDS = {"/logout", "/settings/email/confirm",
+NO_FIELDS = {"/logout", "/settings/email/confirm", "/settings/sign-out-others",
              "/settings/devices/<int:login_session_id>/sign-out", "/settings/passkeys/<int:passkey_id>/remove",
              "/settings/calendar", "/settings/calendar/revoke", "/settings/reminders/test",
              "/settings/minoxidil/pause", "/settings/minoxidil/resume", "/sessions/<int:session_id>/delete",
              "/sessions/<int:session_id>/restore", "/symptoms/<int:symptom_id>/resolve",
              "/minoxidil/doses/<int:dose_id>/undo", "/photos/<int:photo_id>/delete",
              "/photos/stages/<int:stage_id>/delete", "/settings/tokens/<int:token_id>/revoke",
-             "/photos/<int:photo_id>/reference", "/settings/sign-out-others", "/settings/export/zip"}
+             "/photos/<int:photo_id>/reference", "/settings/export/zip"}
 # Forms fuzzed in tests/test_form_fuzz.py (accounts) and tests/test_dataio.py (imports: every field
 # of an export edited by hypothesis, bombs and bad paths).
 FUZZED_ELSEWHERE = {"/login", "/register", "/settings/timezone", "/settings/password", "/settings/import"}

@@ -65,3 +65,31 @@ def test_existing_sessions_take_the_accounts_zone_and_come_back_on_downgrade(tmp
             kept = conn.exec_driver_sql("SELECT client_id FROM needling_sessions").scalar()
             tables = set(db.inspect(conn).get_table_names())
         assert "timezone" not in columns and kept == "abcdefgh-1" and "health_profiles" not in tables
+
+
+def test_calendar_addresses_made_before_hashing_keep_working(tmp_path):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    app = migrated_app(tmp_path)
+    with app.app_context():
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+        upgrade(revision="9d3b6e1f4a72")  # the calendar secret still in plain text
+        at = datetime(2026, 3, 1, tzinfo=UTC).replace(tzinfo=None)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (email, password_hash, timezone, created_at) "
+                              "VALUES ('a@example.com', 'x', 'UTC', :at)"), {"at": at})
+            conn.execute(text("INSERT INTO calendar_tokens (user_id, token, created_at) "
+                              "VALUES (1, 'old-plain-secret_123', :at)"), {"at": at})
+        upgrade()
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT token_hash FROM calendar_tokens")).scalar_one()
+        assert "old-plain-secret" not in stored
+        client = app.test_client()
+        assert client.get("/calendar/old-plain-secret_123.ics").status_code == 200
+        assert client.get("/calendar/old-plain-secret_124.ics").status_code == 404
+        db.session.remove()
+        downgrade(revision="base")

@@ -305,10 +305,10 @@ def test_forged_or_foreign_push_actions_are_refused(app, user, other_user, auth_
     assert doses() == 0
 
 
-def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client):
+def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client, public_dns):
     bad = auth_client.post("/minoxidil/push/subscribe", json={"endpoint": "http://evil", "keys": {}})
     assert bad.status_code == 422
-    sub = {"endpoint": "https://push.example.com/abc", "keys": {"p256dh": "x" * 87, "auth": "y" * 22}}
+    sub = {"endpoint": "https://fcm.googleapis.com/fcm/send/abc", "keys": {"p256dh": "x" * 87, "auth": "y" * 22}}
     assert auth_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
     assert auth_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
     assert other_client.post("/minoxidil/push/subscribe", json=sub).status_code == 200
@@ -318,6 +318,20 @@ def test_push_subscribe_validates_and_follows_the_user(auth_client, other_client
     assert auth_client.post("/minoxidil/push/subscribe", json=sub, csrf=False).status_code == 400
 
 
+@pytest.fixture
+def public_dns(monkeypatch):
+    """Every name resolves to one public address (the tests run without DNS)."""
+    import socket
+
+    monkeypatch.setattr("webapp.push_endpoints.socket.getaddrinfo",
+                        lambda host, port, **kw: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("142.250.1.1", port))])
+
+
+def feed_secret(resp) -> str:
+    """The secret of the feed address shown (once) right after it is made."""
+    return re.search(r"/calendar/([A-Za-z0-9_-]+)\.ics", resp.get_data(as_text=True)).group(1)
+
+
 # ---- calendar feed --------------------------------------------------------------------
 
 def test_calendar_feed_has_dose_and_safe_to_needle_events_with_alarms(auth_client, user, clock):
@@ -325,7 +339,7 @@ def test_calendar_feed_has_dose_and_safe_to_needle_events_with_alarms(auth_clien
     add_session(user, berlin(2026, 3, 5, 10), "0.5", areas=("crown", "frontal"))
     resp = auth_client.post("/settings/calendar", headers=htmx())
     assert "Add to my calendar" in text_of(resp)
-    token = db.session.scalar(select(CalendarToken.token))
+    token = feed_secret(resp)
     assert f"webcal://localhost/calendar/{token}.ics" in resp.get_data(as_text=True)
     feed = auth_client.application.test_client().get(f"/calendar/{token}.ics")
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
@@ -350,8 +364,7 @@ def test_calendar_feed_has_dose_and_safe_to_needle_events_with_alarms(auth_clien
 def test_held_slots_are_not_in_the_calendar(auth_client, user, clock):
     set_regimen(auth_client)
     add_session(user, berlin(2026, 3, 10, 10), "2.0")  # 48 h hold
-    auth_client.post("/settings/calendar", headers=htmx())
-    token = db.session.scalar(select(CalendarToken.token))
+    token = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))
     cal = Calendar.from_ical(auth_client.get(f"/calendar/{token}.ics").data)
     starts = {e.decoded("DTSTART") for e in cal.walk("VEVENT") if str(e["SUMMARY"]).startswith("Minoxidil")}
     assert berlin(2026, 3, 11, 8) not in starts and berlin(2026, 3, 12, 20) in starts
@@ -359,10 +372,8 @@ def test_held_slots_are_not_in_the_calendar(auth_client, user, clock):
 
 def test_revoked_or_replaced_calendar_token_is_404(auth_client, client, clock):
     set_regimen(auth_client)
-    auth_client.post("/settings/calendar", headers=htmx())
-    first = db.session.scalar(select(CalendarToken.token))
-    auth_client.post("/settings/calendar", headers=htmx())  # a new address
-    second = db.session.scalar(select(CalendarToken.token).where(CalendarToken.revoked_at.is_(None)))
+    first = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))
+    second = feed_secret(auth_client.post("/settings/calendar", headers=htmx()))  # a new address
     assert first != second
     assert client.get(f"/calendar/{first}.ics").status_code == 404
     assert client.get(f"/calendar/{second}.ics").status_code == 200
@@ -401,3 +412,35 @@ def test_regimen_and_dose_forms_never_500(auth_client, data):
     token = data.draw(odd, label="token")
     assert auth_client.post("/minoxidil/push/action", json={"token": token, "action": "applied"},
                             csrf=False).status_code in (403,)
+
+
+def test_the_calendar_secret_is_stored_hashed_and_shown_once(auth_client, client):
+    set_regimen(auth_client)
+    resp = auth_client.post("/settings/calendar", headers=htmx())
+    secret = feed_secret(resp)
+    row = db.session.scalar(select(CalendarToken))
+    assert secret not in row.token_hash and len(row.token_hash) == 64
+    assert client.get(f"/calendar/{secret}.ics").status_code == 200
+    assert client.get(f"/calendar/{row.token_hash}.ics").status_code == 404  # a copy of the table opens nothing
+    later = auth_client.get("/settings")
+    assert secret not in later.get_data(as_text=True)
+    assert "Your calendar feed is on" in text_of(later) and "make a new link" in text_of(later)
+
+
+def test_the_feed_address_comes_from_the_configured_public_url_never_from_request_headers(app, auth_client):
+    set_regimen(auth_client)
+    app.config["PUBLIC_URL"] = "https://rollwise.example"
+    for headers in ({"X-Forwarded-Host": "evil.example"},
+                    {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+                     "Forwarded": "host=evil.example"}):
+        resp = auth_client.post("/settings/calendar", headers=htmx(**headers))
+        html = resp.get_data(as_text=True)
+        assert "evil.example" not in html
+        assert f"webcal://rollwise.example/calendar/{feed_secret(resp)}.ics" in html
+
+
+def test_a_plain_form_post_shows_the_new_feed_address_in_settings(auth_client):
+    set_regimen(auth_client)
+    resp = auth_client.post("/settings/calendar")
+    assert resp.status_code == 200 and "Add to my calendar" in text_of(resp)
+    assert "Settings" in text_of(resp) and feed_secret(resp)

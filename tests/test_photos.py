@@ -321,7 +321,7 @@ def test_another_users_photo_is_404_everywhere(app, auth_client, other_client, u
 def test_another_users_session_cannot_be_linked(auth_client, other_user, clock):
     theirs = make_session(other_user, clock() - timedelta(days=1))
     assert auth_client.get(f"/photos/new?session_id={theirs.id}").status_code == 404
-    assert auth_client.get("/photos/new?session_id=abc").status_code == 404
+    assert auth_client.get("/photos/new?session_id=abc").status_code == 400  # not a number: web.number_arg
     assert upload(auth_client, encoded("JPEG"), session_id=theirs.id).status_code == 404
     assert photo_count() == 0
 

@@ -78,7 +78,8 @@ class MockPushService:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.host = f"127.0.0.1:{self.server.server_port}"
+        self.url = f"http://{self.host}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -105,9 +106,11 @@ class Browser:
 
 
 @pytest.fixture
-def push_service(monkeypatch):
+def push_service(app, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     service = MockPushService()
+    # A local, plain-http push service is refused unless configured (webapp/push_endpoints.py).
+    app.config["PUSH_ALLOW_HOSTS_FOR_TESTS"] = [service.host]
     yield service
     service.close()
 
@@ -553,6 +556,7 @@ def test_a_slow_push_service_delays_none_of_the_others(app, clock, routine, push
     import time as _t
 
     slow = MockPushService(delay=3.0)
+    app.config["PUSH_ALLOW_HOSTS_FOR_TESTS"] = [push_service.host, slow.host]
     try:
         fast_phone = Browser(push_service.url + "/push/fast")
         slow_phone = Browser(slow.url + "/push/slow")
@@ -574,11 +578,15 @@ def test_a_slow_push_service_delays_none_of_the_others(app, clock, routine, push
 
 
 def test_resubscribe_swaps_only_a_known_subscription_for_its_owner(app, auth_client, other_client, clock,
-                                                                    phone, push_service, user):
+                                                                    phone, push_service, user, monkeypatch):
     new = Browser(push_service.url + "/push/rotated")
+    # push.example stands in for a browser's push service: listed, and resolving to a public address.
+    monkeypatch.setitem(app.config, "PUSH_SERVICE_HOSTS", [*app.config["PUSH_SERVICE_HOSTS"], "push.example"])
+    monkeypatch.setattr("webapp.push_endpoints.socket.getaddrinfo",
+                        lambda *a, **k: [(2, 1, 6, "", ("93.184.215.14", 443))])
     body = {"old_endpoint": phone.endpoint,
-            "subscription": {"endpoint": "https://push.example/rotated", "keys": {"p256dh": new.p256dh,
-                                                                                 "auth": b64(new.auth)}}}
+            "subscription": {"endpoint": "https://push.example/rotated",
+                             "keys": {"p256dh": new.p256dh, "auth": b64(new.auth)}}}
     worker = {"X-Rollwise-Worker": "pushsubscriptionchange"}
     # A cross-site form or a script without the worker's header: refused, nothing changes.
     assert auth_client.post("/minoxidil/push/resubscribe", json=body, csrf=False).status_code == 400
@@ -598,6 +606,11 @@ def test_resubscribe_swaps_only_a_known_subscription_for_its_owner(app, auth_cli
     resp = auth_client.post("/minoxidil/push/resubscribe", json={**body, "subscription": {"endpoint": "x"}},
                             headers=worker, csrf=False)
     assert resp.status_code == 422 and "Turn reminders off and on again" in resp.json["error"]
+    # A renewed endpoint that is not a browser's push service (here an inside address): refused.
+    inside = {**body, "subscription": {**body["subscription"], "endpoint": "https://10.0.0.7/rotated"}}
+    resp = auth_client.post("/minoxidil/push/resubscribe", json=inside, headers=worker, csrf=False)
+    assert resp.status_code == 422 and "push service" in resp.json["error"]
+    assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [phone.endpoint]
     # The owner's worker: swapped, and the next reminder goes to the new subscription.
     resp = auth_client.post("/minoxidil/push/resubscribe", json=body, headers=worker, csrf=False)
     assert resp.status_code == 200

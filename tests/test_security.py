@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
-from tests.support import PASSWORD, built_app, text_of
+from tests.support import PASSWORD, built_app, make_user, text_of
 from webapp import assets, create_app
 from webapp.extensions import db
 
@@ -207,10 +207,64 @@ def test_session_cookie_flags(client, user):
     assert "Secure" in resp.headers.get("Set-Cookie", "Secure")
 
 
-def test_forwarded_https_from_the_proxy_marks_the_cookie_secure(client, user):
+def test_forwarded_headers_are_ignored_unless_a_proxy_is_configured(client, user):
     resp = client.post("/login", data={"email": user.email, "password": PASSWORD},
                        headers={"X-Forwarded-Proto": "https"})
-    assert "Secure" in resp.headers["Set-Cookie"]
+    assert "Secure" not in resp.headers["Set-Cookie"]  # TRUST_PROXY is off unless configured
+    assert create_app({"TESTING": True, "SECRET_KEY": "x"}).config["TRUST_PROXY"] is False
+
+
+def test_forwarded_https_from_a_configured_proxy_marks_the_cookie_secure(tmp_path):
+    with built_app(tmp_path, TRUST_PROXY=True) as proxied:
+        user = make_user()
+        resp = proxied.test_client().post("/login", data={"email": user.email, "password": PASSWORD},
+                                          headers={"X-Forwarded-Proto": "https"})
+        assert "Secure" in resp.headers["Set-Cookie"]
+
+
+def test_a_new_x_forwarded_for_each_attempt_does_not_escape_the_limits(limited_app):
+    client = limited_app.test_client()
+    codes = [client.post("/login", data={"email": "a@example.com", "password": "x"},
+                         headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code for i in range(6)]
+    assert codes == [422, 422, 422, 429, 429, 429]
+
+
+@pytest.fixture
+def account_limited_app(tmp_path, clock):
+    # The per-address limit is off: the per-account one must hold on its own.
+    with built_app(tmp_path, CLOCK=clock, LOGIN_ACCOUNT_MAX_FAILURES=10, LOGIN_ACCOUNT_WINDOW_MINUTES=15) as app:
+        yield app
+
+
+def test_wrong_passwords_are_limited_per_account_from_any_address(account_limited_app, clock):
+    from webapp.models import LoginFailure
+
+    user = make_user()
+    clients = [account_limited_app.test_client() for _ in range(12)]  # a botnet: a new client each time
+    for i, c in enumerate(clients[:10]):
+        clock.advance(seconds=30)
+        assert c.post("/login", data={"email": user.email, "password": f"guess {i}"}).status_code == 422
+    resp = clients[10].post("/login", data={"email": user.email, "password": PASSWORD})
+    assert resp.status_code == 429
+    # The first failure was 4.5 minutes ago and the window is 15 minutes: 10.5 minutes to wait.
+    assert "Too many attempts for this account: try again in 11 minutes." in text_of(resp)
+    assert f'value="{user.email}"' in resp.get_data(as_text=True)  # what was typed stays
+    # Other accounts are not affected.
+    other = make_user("ben@example.com")
+    assert clients[11].post("/login", data={"email": other.email, "password": PASSWORD}).status_code == 303
+    # The lock is short: once the oldest failure leaves the window, the owner gets in.
+    clock.advance(minutes=11)
+    assert clients[10].post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 303
+    # A right password starts the count over; the table keeps no addresses.
+    assert db.session.scalar(select(LoginFailure).where(LoginFailure.account_key.contains("@"))) is None
+
+
+def test_the_account_limit_counts_unknown_addresses_alike(account_limited_app):
+    client = account_limited_app.test_client()
+    for _ in range(10):
+        client.post("/login", data={"email": "nobody@example.com", "password": "x"})
+    resp = client.post("/login", data={"email": "nobody@example.com", "password": "x"})
+    assert resp.status_code == 429 and "Too many attempts for this account" in text_of(resp)
 
 
 # ---- another user's ids: 404 on every route that takes one ------------------------------------
@@ -427,3 +481,183 @@ def test_ids_in_queries_and_forms_are_checked_too(app, auth_client, other_client
         resp = auth_client.post(path, data={**(extra or {}), param: str(row.id)})
     assert resp.status_code == 404, (path, resp.status_code)
     assert db.session.scalar(select(func.count()).select_from(Stage)) == stages
+
+
+# ---- numbers in query strings: one strict parser (web.number_arg) ------------------------------
+
+# Query parameters that are text, not numbers; every other one must be read with web.number_arg.
+TEXT_QUERY_PARAMS = {"next", "area", "month", "bye", "deleted", "email", "zone", "light"}  # light: a 0/1 switch
+BAD_NUMBERS = ["²", "٣", "١٢", "1\n", " 1", "1 ", "+1", "-1", "0", "0x1", "1.0", "1e3", "99999999999",
+               "2147483648", "1,2", "", "%"]
+
+
+def _webapp_sources():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "webapp"
+    return [(p.relative_to(root), p.read_text()) for p in root.rglob("*.py")]
+
+
+def _query_params_read() -> set[str]:
+    names = set()
+    for _, text in _webapp_sources():
+        names |= set(re.findall(r"""request\.args(?:\.get\(|\[)\s*["'](\w+)["']""", text))
+        names |= set(re.findall(r"""number_arg\(\s*["'](\w+)["']""", text))
+    return names | {"a", "b"}  # photos.compare reads these two in a loop
+
+
+def test_numbers_in_query_strings_are_read_only_by_the_strict_parser():
+    """A new route that reads a number from the query any other way fails here."""
+    offenders = []
+    for path, text in _webapp_sources():
+        for m in re.finditer(r"""request\.args(?:\.get\(|\[)\s*["'](\w+)["']""", text):
+            if m.group(1) not in TEXT_QUERY_PARAMS:
+                offenders.append(f"{path}: {m.group(0)} (read numbers with web.number_arg)")
+        for m in re.finditer(r"\.isdigit\(\)|\.isnumeric\(\)|\.isdecimal\(\)|int\(request\.", text):
+            offenders.append(f"{path}: {m.group(0)} (takes '²'; use web.number_arg or web.id_param)")
+    assert offenders == []
+
+
+NUMERIC_QUERIES = [("/photos/area/crown", "before"), ("/photos/new", "session_id"), ("/photos/compare", "a"),
+                   ("/photos/compare", "b"), ("/history/more", "before")]
+
+
+@pytest.mark.parametrize(("path", "param"), NUMERIC_QUERIES)
+def test_a_malformed_number_in_a_query_is_a_clear_400(auth_client, path, param):
+    # /photos/area/crown?before=² answered 500: "²".isdigit() is True, int("²") raises.
+    for value in BAD_NUMBERS:
+        resp = auth_client.get(path, query_string={param: value})
+        if value == "" and path != "/history/more":
+            assert resp.status_code == 200  # empty means "not given"
+        elif value in ("0", "2147483648", "99999999999"):
+            assert resp.status_code in (400, 404), (path, param, value, resp.status_code)
+        else:
+            assert resp.status_code == 400, (path, param, value, resp.status_code)
+            assert "didn't work" in text_of(resp)
+
+
+def test_the_api_says_which_number_is_wrong(app, client, user):
+    from webapp.models import ApiToken
+
+    row, token = ApiToken.issue(user.id, "t")
+    db.session.add(row)
+    db.session.commit()
+    bearer = {"Authorization": f"Bearer {token}"}
+    for value in ("²", "0", "201", "1\n"):
+        resp = client.get("/api/v1/sessions", query_string={"limit": value}, headers=bearer)
+        assert resp.status_code == 400 and "limit must be a whole number from 1 to 200." in resp.get_json()["message"]
+    resp = client.get("/api/v1/sessions", query_string={"before": "٣"}, headers=bearer)
+    assert resp.status_code == 400
+
+
+def test_every_get_route_survives_odd_values_in_every_query_parameter(app, auth_client):
+    names = _query_params_read()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in (rule.methods or set()) or rule.endpoint == "static":
+            continue
+        url = _url_for_rule(rule)
+        for value in ("²", "99999999999", "1\n", "-1"):
+            resp = auth_client.get(url, query_string=dict.fromkeys(names, value))
+            assert resp.status_code < 500, (url, value, resp.status_code)
+
+
+def test_imports_are_rate_limited_per_account(tmp_path):
+    import io
+
+    with built_app(tmp_path, RATELIMIT_ENABLED=True, IMPORT_RATE_LIMIT="2 per hour") as app:
+        from tests.support import log_in
+
+        make_user()
+        make_user("ben@example.com")
+        ana, ben = app.test_client(), app.test_client()
+        log_in(ana, "ana@example.com")
+        log_in(ben, "ben@example.com")
+
+        def send(client):
+            return client.post("/settings/import", data={"file": (io.BytesIO(b"{}"), "rollwise.json")},
+                               content_type="multipart/form-data", headers={"HX-Request": "true"})
+
+        assert [send(ana).status_code for _ in range(2)] == [422, 422]  # refused files count too
+        resp = send(ana)
+        assert resp.status_code == 429 and re.search(r"try again in \d+ minutes", text_of(resp))
+        assert send(ben).status_code == 422  # another account is not affected
+
+
+# ---- sessions end on the server: a cookie replayed after logout opens no page ----------------------
+
+def _get_routes(app):
+    for rule in app.url_map.iter_rules():
+        if "GET" in (rule.methods or set()) and rule.endpoint != "static" and not rule.rule.startswith("/api/"):
+            yield rule
+
+
+def test_a_cookie_replayed_after_logout_gets_what_a_stranger_gets_on_every_page(app, client, user):
+    from tests.support import log_in
+
+    browser = app.test_client()
+    log_in(browser, user.email)
+    copied = browser.get_cookie("rollwise_session").value
+    assert browser.get("/settings").status_code == 200
+    assert browser.post("/logout").status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("rollwise_session", copied)
+    checked = 0
+    for rule in _get_routes(app):
+        url = _url_for_rule(rule)
+        for headers in ({}, {"HX-Request": "true"}):
+            stranger, replayed = client.get(url, headers=headers), thief.get(url, headers=headers)
+            assert (replayed.status_code, replayed.headers.get("Location"), replayed.headers.get("HX-Redirect")) == (
+                stranger.status_code, stranger.headers.get("Location"), stranger.headers.get("HX-Redirect")), url
+            assert user.email not in replayed.get_data(as_text=True), url
+            checked += 1
+    assert checked > 20
+    # ... and a write with the replayed cookie and its still-valid CSRF token is refused too.
+    resp = thief.post("/settings/timezone", data={"timezone": "UTC"})
+    assert resp.status_code == 303 and resp.headers["Location"].startswith("/login")
+
+
+# ---- redirects stay on this site ------------------------------------------------------------------
+
+OFF_SITE = ["//evil.example/x", "/\\evil.example/x", "/%5Cevil.example", "https://evil.example/", "/\t/evil.example"]
+
+
+def _off_site(location: str | None) -> bool:
+    from webapp.web import local_path
+
+    return location is not None and local_path(location) is None
+
+
+def test_no_route_redirects_off_the_site(app, client, auth_client, user):
+    for rule in _get_routes(app):
+        url = _url_for_rule(rule)
+        for c in (client, auth_client):
+            for target in OFF_SITE:
+                for headers in ({}, {"HX-Request": "true"}):
+                    resp = c.get(url, query_string={"next": target}, headers=headers)
+                    assert not _off_site(resp.headers.get("Location")), (url, target)
+                    assert not _off_site(resp.headers.get("HX-Redirect")), (url, target)
+    for target in OFF_SITE:
+        for headers in ({}, {"HX-Request": "true"}):
+            fresh = app.test_client()
+            resp = fresh.post("/login", query_string={"next": target}, headers=headers,
+                              data={"email": user.email, "password": PASSWORD})
+            assert (resp.headers.get("Location") or resp.headers.get("HX-Redirect")) == "/"
+
+
+def test_redirects_are_made_only_by_the_safe_helper():
+    """Every redirect goes through web.hx_redirect (which refuses any address off the site) or
+    flask.redirect(url_for(...)); a route redirecting to request data any other way fails here."""
+    offenders = []
+    for path, text in _webapp_sources():
+        for m in re.finditer(r"\bredirect\((?!url_for\()[^)]*", text):
+            if str(path) == "web.py" or m.group(0).startswith("redirect(location"):
+                continue
+            offenders.append(f"{path}: {m.group(0)}")
+        if "web.py" not in str(path):
+            header = r"""headers\[["'](Location|HX-Redirect|HX-Location)["']\]\s*=\s*(?!\s)(?!safe_next\()"""
+            for m in re.finditer(header, text):
+                offenders.append(f"{path}: {m.group(0)}")
+        # JSON answers that tell a script where to go (the passkey sign-in) use safe_next as well.
+        for m in re.finditer(r"""["']redirect["']\s*:\s*(?!\s)(?!safe_next\(|url_for\(|resp\.headers)[^,}]*""", text):
+            offenders.append(f"{path}: {m.group(0)}")
+    assert offenders == []

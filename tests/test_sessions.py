@@ -452,7 +452,8 @@ def test_history_params_never_500(auth_client, value):
 @pytest.mark.parametrize("path", ["/sessions/99999999999999999999", "/sessions/99999999999999999999/edit",
                                   "/history/more?before=99999999999999999999"])
 def test_huge_ids_are_404(auth_client, path):
-    assert auth_client.get(path).status_code == 404
+    # In a query the strict number parser (web.number_arg) answers 400 for a number past any id.
+    assert auth_client.get(path).status_code == (400 if "?" in path else 404)
     assert auth_client.post("/symptoms/99999999999999999999/resolve", headers=htmx()).status_code == 404
 
 

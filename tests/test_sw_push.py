@@ -113,11 +113,17 @@ function run(event) {
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
-def test_a_rotated_subscription_is_renewed_with_the_same_key_and_the_server_swaps_it(tmp_path, client, user):
+def test_a_rotated_subscription_is_renewed_with_the_same_key_and_the_server_swaps_it(tmp_path, app, client, user,
+                                                                                     monkeypatch):
     from sqlalchemy import select
 
     from webapp.extensions import db
     from webapp.models import PushSubscription, ReminderDue
+
+    # push.example stands in for a browser's push service: listed, and resolving to a public address.
+    monkeypatch.setitem(app.config, "PUSH_SERVICE_HOSTS", [*app.config["PUSH_SERVICE_HOSTS"], "push.example"])
+    monkeypatch.setattr("webapp.push_endpoints.socket.getaddrinfo",
+                        lambda *a, **k: [(2, 1, 6, "", ("93.184.215.14", 443))])
 
     db.session.add(PushSubscription(user_id=user.id, endpoint="https://push.example/old", p256dh="BOLD",
                                     auth="-_8BAg"))

@@ -143,6 +143,8 @@ def test_every_due_reminder_goes_out_once_when_one_clock_is_killed_mid_pass(app,
 
     a, b = nodes
     push = MockPushService()
+    for node in nodes:  # the clocks may reach the mock push service only by configuration
+        node.procs.env["PUSH_ALLOW_HOSTS_FOR_TESTS"] = push.host
     try:
         # Three people, each with a dose due five minutes ago and a phone subscribed.
         now = datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)

@@ -93,7 +93,8 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     app.url_map.converters["int"] = IdConverter
 
     if app.config["TRUST_PROXY"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+        # Not X-Forwarded-Host: addresses shown to users come from PUBLIC_URL (config.py).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0)
     app.session_interface = SecureWhenHttps()
 
     db.init_app(app)

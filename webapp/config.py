@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from webapp.push_endpoints import DEFAULT_PUSH_SERVICE_HOSTS
+
 
 def _secret_from_instance(instance: Path, name: str) -> str:
     """Read a generated secret from instance/, creating it on first run."""
@@ -109,12 +111,24 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per 15 minutes"),
         "REGISTER_RATE_LIMIT": os.environ.get("REGISTER_RATE_LIMIT", "5 per hour"),
+        # Imports per account: each one unpacks, hashes and processes up to IMPORT_MAX_MB.
+        "IMPORT_RATE_LIMIT": os.environ.get("IMPORT_RATE_LIMIT", "10 per hour"),
         # Names the service worker's caches; unset = a hash of the static files (webapp/pwa).
         "RELEASE": os.environ.get("RELEASE") or os.environ.get("SOURCE_VERSION"),
         # Per personal access token: plenty for Shortcuts and dashboards, not for a runaway loop.
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "120 per minute"),
-        # Behind one proxy (gunicorn behind a platform router) trust its X-Forwarded-*.
-        "TRUST_PROXY": os.environ.get("TRUST_PROXY", "1") == "1",
+        # Push services the server may send reminders to (webapp/push_endpoints.py); "*.x" = any name under x.
+        "PUSH_SERVICE_HOSTS": [h.strip() for h in os.environ.get(
+            "PUSH_SERVICE_HOSTS", ",".join(DEFAULT_PUSH_SERVICE_HOSTS)).split(",") if h.strip()],
+        # Tests only: "127.0.0.1:PORT" of a mock push service, allowed though it is local and plain http.
+        "PUSH_ALLOW_HOSTS_FOR_TESTS": [h.strip() for h in os.environ.get(
+            "PUSH_ALLOW_HOSTS_FOR_TESTS", "").split(",") if h.strip()],
+        # Wrong passwords per account (any address), counted in the database: see webapp/auth/attempts.py.
+        "LOGIN_ACCOUNT_MAX_FAILURES": int(os.environ.get("LOGIN_ACCOUNT_MAX_FAILURES", "10")),
+        "LOGIN_ACCOUNT_WINDOW_MINUTES": int(os.environ.get("LOGIN_ACCOUNT_WINDOW_MINUTES", "15")),
+        # X-Forwarded-* are believed only when the operator says a proxy sets them (TRUST_PROXY=1):
+        # otherwise any client could pick its own address and escape the per-address limits.
+        "TRUST_PROXY": os.environ.get("TRUST_PROXY", "0") == "1",
         # Links in emails and the passkey relying party use this address; unset = the request's own
         # host (fine on localhost; set it in production so a forged Host header can't steer a link).
         "PUBLIC_URL": public_url(),

@@ -31,6 +31,6 @@ csrf = CSRFProtect()
 htmx = Htmx()
 talisman = Talisman()
 compress = Compress()
-# Counts per client address (the real one: ProxyFix applies X-Forwarded-For).
+# Counts per client address: the peer, or X-Forwarded-For only with TRUST_PROXY=1 (ProxyFix).
 # In memory by default, so per process; RATELIMIT_STORAGE_URI (e.g. redis://) shares it.
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -14,7 +14,7 @@ import smtplib
 import threading
 from pathlib import Path
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request
 from flask_mailman import EmailMessage, Mail
 from flask_mailman.backends.base import BaseEmailBackend
 
@@ -56,6 +56,26 @@ def send(to: str, subject: str, template: str, **context) -> threading.Thread:
     message = EmailMessage(subject=subject, body=body, to=[to])
     app = current_app._get_current_object()
     thread = threading.Thread(target=_deliver, args=(app, message), name="rollwise-mail", daemon=True)
+    thread.start()
+    return thread
+
+
+def later(fn, *args) -> threading.Thread:
+    """Run ``fn(*args)`` on a thread of its own, with the app and this request's address (for links).
+
+    "Forgot password" looks the address up there, not in the request: the answer then takes
+    the same time whether or not the address has an account (no enumeration by timing)."""
+    app = current_app._get_current_object()
+    base = request.host_url
+
+    def run() -> None:
+        with app.test_request_context("/", base_url=base):
+            try:
+                fn(*args)
+            except Exception:  # a background step must never fail silently: log it
+                log.exception("Background email step %s failed", getattr(fn, "__name__", fn))
+
+    thread = threading.Thread(target=run, name="rollwise-mail", daemon=True)
     thread.start()
     return thread
 

@@ -31,6 +31,7 @@ from webapp.clock import utcnow
 from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.models import PushSubscription, ReminderSend, User
+from webapp.push_endpoints import check_endpoint
 
 CLAIM_LEASE = timedelta(minutes=1)
 SNOOZE = timedelta(minutes=30)
@@ -126,6 +127,7 @@ def vapid_subject() -> str:
 def send_push(sub: PushSubscription, payload: dict, topic: str) -> None:
     """Encrypt (aes128gcm) and send one push with a VAPID signature; raise PushGone on 404/410.
     (The Settings test button; reminders go through webapp.minoxidil.sender's pool.)"""
+    check_endpoint(sub.endpoint)  # again right before sending: DNS answers change
     try:
         webpush(
             subscription_info={"endpoint": sub.endpoint, "keys": {"p256dh": sub.p256dh, "auth": sub.auth}},

@@ -18,6 +18,10 @@ from marshmallow import (
     validates_schema,
 )
 
+# The id a page, the API or an export gives each row so a retry never logs twice. Anchored with
+# \A and \Z: "$" would also take a trailing newline.
+CLIENT_ID = r"\A[A-Za-z0-9-]{8,64}\Z"
+
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
 

@@ -24,7 +24,7 @@ from typing import BinaryIO, Protocol
 from flask import current_app
 
 # Photos are .jpg; a background job's upload to import or ZIP made is .zip or .json.
-KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|zip|json)$")
+KEY = re.compile(r"\A[A-Za-z0-9_-]{20,64}\.(jpg|zip|json)\Z")
 
 
 @dataclass

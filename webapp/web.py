@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, make_response, render_template, request
+from flask import Flask, Response, abort, make_response, render_template, request
 from marshmallow import ValidationError
 
 from webapp.extensions import login_manager
@@ -23,7 +24,7 @@ def render_page(template: str, status: int = 200, **context: Any) -> Response:
 
 
 MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on PostgreSQL
-_ID = re.compile(r"[0-9]{1,10}")
+_ID = re.compile(r"[0-9]{1,10}")  # with fullmatch: ASCII digits only, the whole text
 
 
 def hx_trigger(response: Response, *events: str) -> Response:
@@ -35,8 +36,51 @@ def hx_trigger(response: Response, *events: str) -> Response:
     return response
 
 
+_ENCODED_SLASH = re.compile(r"%(2f|5c)", re.IGNORECASE)
+MAX_NEXT = 2048
+
+
+def local_path(target: object) -> str | None:
+    """``target`` if it is a path on this site ("/settings?x=1"), else None.
+
+    Browsers read "/\\evil.example" and "//evil.example" as another host, and some decode
+    "%2F"/"%5C" or drop tabs and newlines before they do: so a backslash, an encoded slash or
+    backslash, any control character or whitespace, a scheme or a host refuses the whole value.
+    """
+    if not isinstance(target, str) or not target.startswith("/") or len(target) > MAX_NEXT:
+        return None
+    if target.startswith("//") or "\\" in target or _ENCODED_SLASH.search(target):
+        return None
+    if any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def safe_next(target: object, default: str) -> str:
+    """Where to go after a form (e.g. login's ``next``): a path on this site, else ``default``."""
+    return local_path(target) or default
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute address to show the user (the calendar feed): the configured PUBLIC_URL plus
+    the path. Unset (a development server), the request's own host; X-Forwarded-Host is never
+    believed (ProxyFix leaves it alone even with TRUST_PROXY=1)."""
+    from flask import current_app, url_for
+
+    base = (current_app.config.get("PUBLIC_URL") or "").rstrip("/")
+    return base + url_for(endpoint, **values) if base else url_for(endpoint, _external=True, **values)
+
+
 def hx_redirect(location: str) -> Response:
-    """Send the browser to a new page: a full load for htmx, a 303 otherwise."""
+    """Send the browser to a new page on this site: a full load for htmx, a 303 otherwise.
+
+    Every redirect the app answers goes through here, and only to a local path: a value from
+    the request must pass safe_next first (tests/test_security.py checks every route)."""
+    if local_path(location) is None:
+        raise ValueError(f"refusing to redirect off the site: {location!r}")
     if request.htmx:
         resp = make_response("", 204)
         resp.headers["HX-Redirect"] = location
@@ -53,6 +97,22 @@ def id_param(raw: str | None) -> int | None:
         return None
     number = int(raw)
     return number if 0 < number <= MAX_ID else None
+
+
+def number_arg(name: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """A whole number from the query string, or None when it is absent or empty.
+
+    The one parser for numeric query parameters (ids, page sizes): ASCII digits only (str.isdigit
+    also takes "²", which int() then refuses with a 500), at most 10 of them, between ``low`` and
+    ``high``. Anything else answers 400 with a sentence saying what is expected.
+    """
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    number = int(raw) if _ID.fullmatch(raw) else None
+    if number is None or not low <= number <= high:
+        abort(400, description=f"{name} must be a whole number from {low} to {high}.")
+    return number
 
 
 def field_errors(err: ValidationError) -> dict[str, str]:

@@ -26,7 +26,7 @@ from webapp.minoxidil import service as mx
 from webapp.minoxidil.schemas import DoseSchema
 from webapp.models import NeedlingSession
 from webapp.sessions import service as sessions
-from webapp.web import id_param
+from webapp.web import number_arg
 
 MAX_BODY = 64 * 1024  # a session or a dose is a few hundred bytes
 
@@ -179,12 +179,10 @@ def status():
 @bp.get("/sessions")
 def list_sessions():
     """Sessions, newest first (?limit=1..200, default 50; ?before=<id> for the next page)."""
-    limit = id_param(request.args.get("limit", "50"))
-    if limit is None or not 1 <= limit <= 200:
-        abort(400, description="limit must be a whole number from 1 to 200.")
+    limit = number_arg("limit", 1, 200) or 50
     anchor = None
     if "before" in request.args:
-        before = id_param(request.args["before"])
+        before = number_arg("before")
         if before is None:
             abort(400, description="before must be the id of a session from the previous page.")
         anchor = db.session.get(NeedlingSession, before)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app, jsonify, make_response, redirect, request, session, url_for
 from flask_login import current_user, login_required
 from markupsafe import escape
 from marshmallow import ValidationError
 
 from webapp import mail
-from webapp.auth import bp, passkeys, sessions_service
+from webapp.auth import attempts, bp, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
 from webapp.auth.signin import sign_in, sign_out
@@ -25,20 +23,11 @@ from webapp.schemas import (
     ResetPasswordSchema,
     timezone_names,
 )
-from webapp.web import field_errors, hx_redirect, render_page
+from webapp.web import field_errors, hx_redirect, render_page, safe_next
 
 WRONG_LOGIN = "That email and password don't match. Check both and try again."
 NOT_CONFIRMED = "Confirm your email address first: open the link we sent you, then log in."
 TAKEN = "An account with this email already exists. Log in instead."
-
-
-def _safe_next(target: str | None) -> str:
-    """Only ever redirect inside this site after login."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
-    return url_for("today.index")
 
 
 def _only_posts() -> bool:
@@ -120,22 +109,30 @@ def login():
         return redirect(url_for("today.index"))
     values = {"email": request.form.get("email", "")}
     errors: dict[str, str] = {}
+    status = 422
     if request.method == "POST":
         try:
             data = LoginSchema().load(request.form.to_dict())
         except ValidationError as err:
             errors = field_errors(err)
         else:
-            user = accounts.find_by_email(data["email"])
-            if user is not None and user.check_password(data["password"]):
-                if user.awaiting_confirmation:
+            now = utcnow()
+            wait = attempts.locked_for(data["email"], now)
+            if wait is not None:
+                status = 429
+                errors = {"_form": f"Too many attempts for this account: try again in {attempts.wait_words(wait)}."}
+            else:
+                user = User.authenticate(data["email"], data["password"])
+                if user is None:
+                    attempts.record_failure(data["email"], now)
+                    errors = {"_form": WRONG_LOGIN}
+                elif user.awaiting_confirmation:
                     errors = {"_form": NOT_CONFIRMED}
                 else:
+                    attempts.clear(data["email"])
                     sign_in(user)
-                    return hx_redirect(_safe_next(request.args.get("next")))
-            else:
-                errors = {"_form": WRONG_LOGIN}
-    return render_page("auth/login.html", status=422 if errors else 200,
+                    return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
+    return render_page("auth/login.html", status=status if errors else 200,
                        values=values, errors=errors)
 
 
@@ -179,12 +176,18 @@ def forgot_password():
     except ValidationError as err:
         return render_page("auth/forgot.html", status=422, values={"email": request.form.get("email", "")},
                            errors=field_errors(err))
-    user = accounts.find_by_email(data["email"])
+    # The address is looked up off the request, so the answer takes as long for any address.
+    mail.later(_send_reset_link, data["email"], utcnow())
+    return render_page("auth/forgot.html", values={"email": data["email"]}, errors={}, sent=True)
+
+
+def _send_reset_link(email: str, now) -> None:
+    """Email a reset link to the account with this address, if there is one."""
+    user = accounts.find_by_email(email)
     if user is not None:
-        token = accounts.reset_token(_secret(), user, utcnow())
+        token = accounts.reset_token(_secret(), user, now)
         mail.send(user.email, "Reset your Rollwise password", "reset",
                   link=external_url("auth.reset_password", token=token), no_password=not user.has_password)
-    return render_page("auth/forgot.html", values={"email": data["email"]}, errors={}, sent=True)
 
 
 @bp.route("/reset-password/<token>", methods=["GET", "POST"])
@@ -293,4 +296,4 @@ def passkey_login():
     if user.awaiting_confirmation:
         return _json_error(NOT_CONFIRMED, 403)
     sign_in(user)
-    return jsonify({"redirect": _safe_next(request.args.get("next"))})
+    return jsonify({"redirect": safe_next(request.args.get("next"), url_for("today.index"))})

@@ -54,7 +54,7 @@ def mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB" if n >= 1024 * 1024 else f"{n // 1024} KB"
 
 
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_DRIVE = re.compile(r"\A[A-Za-z]:")
 
 
 def _unsafe(name: str) -> bool:

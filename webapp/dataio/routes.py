@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, make_response, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, current_app, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.clock import local, utcnow
 from webapp.dataio import bp, jobs, service
 from webapp.dataio.archive import ImportRefused, mb
+from webapp.extensions import limiter
 from webapp.storage import get_storage
 from webapp.web import hx_trigger
 
@@ -123,8 +124,14 @@ def _answer(status: int, **context) -> Response:
     return settings_page(status, import_open=True, **context)
 
 
+def _account_key() -> str:
+    # Per account (an import is heavy: unpacking, hashing, photo processing), not per address.
+    return f"import:{current_user.get_id()}"
+
+
 @bp.post("/settings/import")
 @login_required
+@limiter.limit(lambda: current_app.config["IMPORT_RATE_LIMIT"], key_func=_account_key)
 def import_data():
     """Queue an import of a Rollwise export (the ZIP or the JSON): everything or, if anything is wrong, nothing."""
     limit = service.limits()

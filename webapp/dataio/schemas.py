@@ -17,15 +17,14 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from webapp.domain import doses as d
 from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
 from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
+from webapp.models.minoxidil import DOSE_SOURCES
 from webapp.photos.service import ASSESSORS, SCALES
-from webapp.schemas import valid_timezone
+from webapp.schemas import CLIENT_ID, valid_timezone
 
 FORMAT_VERSION = 1
-CLIENT_ID = r"^[A-Za-z0-9-]{8,64}$"
 CLIENT_ID_RULE = validate.Regexp(CLIENT_ID, error="Use 8 to 64 letters, digits or -.")
-REF = r"^[A-Za-z0-9_-]{1,64}$"
-PHOTO_FILE = r"^photos/[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}\.jpg$"
-DOSE_SOURCES = ("app", "push", "backfill")
+REF = r"\A[A-Za-z0-9_-]{1,64}\Z"
+PHOTO_FILE = r"\Aphotos/[A-Za-z0-9_-][A-Za-z0-9._-]{0,150}\.jpg\Z"
 # Dates outside this window are a typo or a hand edit gone wrong, and years near
 # 9999 would overflow when converted to UTC.
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -202,7 +201,7 @@ class PhotoSchema(Record):
     session_client_id = fields.String(allow_none=True, load_default=None)
     file = fields.String(required=True, validate=validate.Regexp(
         PHOTO_FILE, error="Use a name like photos/2026-03-10_crown_1a2b3c4d.jpg."))
-    sha256 = fields.String(required=True, validate=validate.Regexp(r"^[0-9a-f]{64}$", error="Use 64 hex digits."))
+    sha256 = fields.String(required=True, validate=validate.Regexp(r"\A[0-9a-f]{64}\Z", error="Use 64 hex digits."))
     width = fields.Integer(dump_only=True)
     height = fields.Integer(dump_only=True)
     created_at = Instant(required=True)

@@ -172,7 +172,12 @@ def export_json(user: User) -> tuple[str, list[PhotoFile]]:
 def _cell(value) -> str:
     """A CSV cell that a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") else text
+
+
+def _row(values: list) -> list[str]:
+    """Every cell of every CSV row goes through _cell, whatever column it is."""
+    return [_cell(v) for v in values]
 
 
 def _when(at: datetime | None, tz: str) -> str:
@@ -188,27 +193,27 @@ def sessions_csv(user: User) -> str:
     devices = {d.id: d for d in db.session.scalars(select(Device).where(Device.user_id == user.id))}
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["date_local", "date_utc", "needle_mm", "device", "location", "areas", "skin_reaction", "pain",
-                "applied_after", "early", "override_reason", "notes", "client_id"])
+    w.writerow(_row(["date_local", "date_utc", "needle_mm", "device", "location", "areas", "skin_reaction", "pain",
+                "applied_after", "early", "override_reason", "notes", "client_id"]))
     for s in db.session.scalars(select(NeedlingSession).where(
             NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None))
             .order_by(NeedlingSession.performed_at, NeedlingSession.client_id)):
         dev = devices.get(s.device_id)
         device = " ".join(x for x in (dev.kind, dev.label) if x) if dev else ""
-        w.writerow([_when(s.performed_at, tz), _utc(s.performed_at), f"{s.needle_mm:.2f}", _cell(device), s.location,
-                    ";".join(s.areas), s.skin_reaction, "" if s.pain is None else s.pain, s.applied_after,
-                    "yes" if s.early else "no", _cell(s.override_reason), _cell(s.notes), s.client_id])
+        w.writerow(_row([_when(s.performed_at, tz), _utc(s.performed_at), f"{s.needle_mm:.2f}", device, s.location,
+                         ";".join(s.areas), s.skin_reaction, s.pain, s.applied_after, "yes" if s.early else "no",
+                         s.override_reason, s.notes, s.client_id]))
     return out.getvalue()
 
 
 def doses_csv(user: User) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"])
+    w.writerow(_row(["slot_local", "slot_utc", "applied_local", "applied_utc", "source", "client_id", "timezone"]))
     for x in db.session.scalars(select(DoseLog).where(DoseLog.user_id == user.id).order_by(DoseLog.slot_at)):
         tz = x.timezone or user.timezone  # local times in the zone the dose was applied in
-        w.writerow([_when(x.slot_at, tz), _utc(x.slot_at), _when(x.applied_at, tz), _utc(x.applied_at), x.source,
-                    x.client_id, tz])
+        w.writerow(_row([_when(x.slot_at, tz), _utc(x.slot_at), _when(x.applied_at, tz), _utc(x.applied_at),
+                         x.source, x.client_id, tz]))
     return out.getvalue()
 
 

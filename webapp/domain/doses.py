@@ -52,7 +52,7 @@ PRODUCTS: dict[str, tuple[str, str]] = {
 DEFAULT_TIMES: tuple[str, ...] = ("08:00", "20:00")
 MAX_TIMES_PER_DAY = 4
 
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_HHMM = re.compile(r"\A([01]?[0-9]|2[0-3]):([0-5][0-9])\Z")
 
 
 def parse_time(text: str) -> time:

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, jsonify, make_response, render_template, request, url_for
+from flask import abort, g, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -19,7 +19,8 @@ from webapp.extensions import csrf, db
 from webapp.minoxidil import bp, calendar, service, subscriptions
 from webapp.minoxidil.schemas import TIME_FIELDS, DoseSchema, RegimenSchema
 from webapp.models import DoseLog, MinoxidilRegimen, PushSubscription, ReminderSend, User
-from webapp.web import field_errors, hx_redirect, hx_trigger, render_page
+from webapp.push_endpoints import endpoint_problem
+from webapp.web import field_errors, hx_redirect, hx_trigger, public_url, render_page
 
 
 def _partial(template: str, status: int = 200, **ctx: Any):
@@ -133,7 +134,7 @@ def regimen_values(reg: MinoxidilRegimen | None) -> dict[str, Any]:
 
 
 def settings_context(errors: dict | None = None, values: dict | None = None,
-                     saved: str | None = None) -> dict[str, Any]:
+                     saved: str | None = None, new_secret: str | None = None) -> dict[str, Any]:
     """What the two Settings sections (routine, reminders) need."""
     if not current_user.is_authenticated:
         return {}
@@ -142,8 +143,11 @@ def settings_context(errors: dict | None = None, values: dict | None = None,
     token = service.active_calendar_token(current_user.id)
     feed = None
     if token is not None:
-        https = url_for("minoxidil.calendar_feed", secret=token.token, _external=True)
-        feed = {"https": https, "webcal": "webcal://" + https.split("://", 1)[1]}
+        # Only a hash is stored: the address can be shown right after it is made, never later.
+        feed = {"on": True, "created_at": token.created_at}
+        if new_secret is not None:
+            https = public_url("minoxidil.calendar_feed", secret=new_secret)
+            feed.update(https=https, webcal="webcal://" + https.split("://", 1)[1])
     return {
         "mx": {
             "regimen": reg, "form": values or regimen_values(reg), "errors": errors or {},
@@ -155,8 +159,13 @@ def settings_context(errors: dict | None = None, values: dict | None = None,
 
 
 def _settings_section(name: str, status: int = 200, **kw):
-    if not request.htmx:
+    if not request.htmx and not kw.get("new_secret"):
         return hx_redirect(url_for("settings.index") + f"#{name}")
+    if not request.htmx:  # a plain form post: the whole Settings page, the new address in it
+        from webapp.settings.routes import index
+
+        g.minoxidil_settings_kw = kw
+        return index()
     return _partial(f"settings/_{name}.html", status, **settings_context(**kw))
 
 
@@ -241,8 +250,8 @@ def reminders_panel():
 @login_required
 def calendar_new():
     """Create (or replace) the private calendar address; the old one stops working."""
-    service.new_calendar_token(current_user.id, utcnow())
-    return _settings_section("reminders", saved="calendar")
+    _, secret = service.new_calendar_token(current_user.id, utcnow())
+    return _settings_section("reminders", saved="calendar", new_secret=secret)
 
 
 @bp.post("/settings/calendar/revoke")
@@ -305,6 +314,9 @@ def push_subscribe():
     if new is None:
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
     endpoint, keys = new["endpoint"], new
+    problem = endpoint_problem(endpoint)
+    if problem is not None:
+        return jsonify(error=problem), 422
     sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if sub is not None and sub.user_id != current_user.id:
         db.session.delete(sub)  # the phone changed hands: the endpoint follows the signed-in user
@@ -352,6 +364,9 @@ def push_resubscribe():
     new = _subscription(body.get("subscription") if isinstance(body.get("subscription"), dict) else {})
     if new is None or not isinstance(old_endpoint, str) or not _storable(old_endpoint) or len(old_endpoint) > 2048:
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
+    problem = endpoint_problem(new["endpoint"])  # the renewed endpoint passes the subscribe check too
+    if problem is not None:
+        return jsonify(error=problem), 422
     if old_auth is not None and (not isinstance(old_auth, str) or not _storable(old_auth)):
         old_auth = None
     user_id = current_user.id if current_user.is_authenticated else None

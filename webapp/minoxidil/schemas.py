@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from webapp.domain import doses as d
-from webapp.schemas import REQUIRED, FormSchema
+from webapp.schemas import CLIENT_ID, REQUIRED, FormSchema
 
 TIME_FIELDS = tuple(f"time_{i}" for i in range(1, d.MAX_TIMES_PER_DAY + 1))
 TIME_MESSAGE = "Enter a time like 08:00 (from 00:00 to 23:59)."
@@ -59,5 +59,5 @@ class RegimenSchema(FormSchema):
 
 class DoseSchema(FormSchema):
     client_id = fields.String(required=True, error_messages=REQUIRED,
-                              validate=validate.Length(min=8, max=64, error="Reload the page and tap again."))
+                              validate=validate.Regexp(CLIENT_ID, error="Reload the page and tap again."))
     slot = fields.String(load_default=None, validate=validate.Length(max=40))

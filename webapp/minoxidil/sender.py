@@ -472,9 +472,27 @@ def _pushes(work: list[Work]) -> list[tuple[Work, list[Push]]]:
 
 def deliver_all(pushes: list[Push]) -> list[Push]:
     """Send every push concurrently (tests replace this to crash right after delivery)."""
+    from webapp.push_endpoints import EndpointRefused, check_endpoint
     from webapp.reminders import PUSH_TTL, vapid, vapid_subject
 
-    return pool().send_all(pushes, vapid(), vapid_subject(), PUSH_TTL)
+    # Only the browsers' push services, never an inside address: checked again right before
+    # sending (DNS answers change), once per push-service origin and pass.
+    refused: dict[str, str | None] = {}
+    allowed = []
+    for p in pushes:
+        origin = _origin(p.endpoint)
+        if origin not in refused:
+            try:
+                check_endpoint(p.endpoint)
+                refused[origin] = None
+            except EndpointRefused as exc:
+                refused[origin] = str(exc)
+        if refused[origin] is None:
+            allowed.append(p)
+        else:
+            p.outcome, p.error = "error", refused[origin]
+    pool().send_all(allowed, vapid(), vapid_subject(), PUSH_TTL)
+    return pushes
 
 
 def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], plans: dict[int, Plan], now: datetime) -> int:

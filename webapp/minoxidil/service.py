@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ from webapp.models import (
     Symptom,
     User,
 )
+from webapp.models.minoxidil import hash_calendar_secret
 
 HISTORY_DAYS = 7
 HEATMAP_WEEKS = 5
@@ -177,17 +177,18 @@ def calendar_token_by_secret(secret: str) -> CalendarToken | None:
     if not secret or len(secret) > 64 or not secret.replace("-", "").replace("_", "").isalnum() or not secret.isascii():
         return None  # token_urlsafe's alphabet only (a NUL byte can't even be sent to PostgreSQL)
     return db.session.scalar(select(CalendarToken).where(
-        CalendarToken.token == secret, CalendarToken.revoked_at.is_(None)))
+        CalendarToken.token_hash == hash_calendar_secret(secret), CalendarToken.revoked_at.is_(None)))
 
 
-def new_calendar_token(user_id: int, now: datetime) -> CalendarToken:
+def new_calendar_token(user_id: int, now: datetime) -> tuple[CalendarToken, str]:
+    """Replace the feed's address: returns the new row and its secret (shown once, stored hashed)."""
     old = active_calendar_token(user_id)
     if old is not None:
         old.revoked_at = now
-    token = CalendarToken(user_id=user_id, token=secrets.token_urlsafe(24), created_at=now)
+    token, secret = CalendarToken.issue(user_id, now)
     db.session.add(token)
     db.session.commit()
-    return token
+    return token, secret
 
 
 # ---- the reminders health panel ----------------------------------------------

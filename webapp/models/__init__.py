@@ -2,7 +2,7 @@
 
 from webapp.models.api import ApiToken
 from webapp.models.jobs import DataJob
-from webapp.models.login_sessions import LoginSession
+from webapp.models.login_sessions import LoginFailure, LoginSession
 from webapp.models.minoxidil import (
     CalendarToken,
     DoseLog,
@@ -17,5 +17,5 @@ from webapp.models.photos import Photo, Stage
 from webapp.models.user import User
 
 __all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "HealthProfile",
-           "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge", "Photo",
-           "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]
+           "LoginFailure", "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge",
+           "Photo", "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]

@@ -36,3 +36,16 @@ class LoginSession(db.Model):
     @property
     def active(self) -> bool:
         return self.ended_at is None
+
+
+class LoginFailure(db.Model):
+    """A wrong password for an account (known or not), counted per account across every worker
+    and machine: the database is the one place they all share (webapp.auth.attempts)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A keyed hash of the typed address: unknown addresses are counted the same way, and the
+    # table holds no addresses.
+    account_key: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -3,6 +3,8 @@ reminder sends and the private calendar token."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, select
@@ -11,6 +13,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime
+
+# Every way a dose gets logged: the card, a notification's button, the history (backfill), the API.
+# An export carries the source and import accepts each of them (a backup must restore).
+DOSE_SOURCES = ("app", "push", "backfill", "api")
 
 
 def users_zone(context) -> str:
@@ -54,7 +60,7 @@ class DoseLog(db.Model):
     slot_at: Mapped[datetime] = mapped_column(UTCDateTime)
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
     timezone: Mapped[str] = mapped_column(String(64), default=users_zone)  # the zone it was applied in
-    source: Mapped[str] = mapped_column(String(16), default="app")  # app | push | backfill | api
+    source: Mapped[str] = mapped_column(String(16), default="app")  # one of DOSE_SOURCES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -101,10 +107,23 @@ class CalendarToken(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # SHA-256 of the secret in the feed's address: the address is shown once, when it is made,
+    # and a copy of the table opens no feed (like API tokens).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @classmethod
+    def issue(cls, user_id: int, now: datetime) -> tuple[CalendarToken, str]:
+        """A new feed token row and its secret, which is shown once and never stored."""
+        secret = secrets.token_urlsafe(24)
+        return cls(user_id=user_id, token_hash=hash_calendar_secret(secret), created_at=now), secret
+
+
+def hash_calendar_secret(secret: str) -> str:
+    # 192 random bits: a fast hash is enough, nothing to brute-force.
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
 class ReminderDue(db.Model):

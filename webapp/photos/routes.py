@@ -20,7 +20,7 @@ from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
 from webapp.storage import get_storage
 from webapp.templating import photo_date
-from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page, wants_partial
+from webapp.web import field_errors, hx_redirect, hx_trigger, number_arg, render_page, wants_partial
 
 VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}
 # Guide shapes of the in-page camera: an oval frames a hairline, a circle the crown.
@@ -110,9 +110,8 @@ def index():
 def new():
     """Take a photo, optionally for one of the user's sessions (``?session_id=``) and area."""
     session = None
-    raw = request.args.get("session_id")
-    if raw:
-        session = service.own_session(current_user.id, sid) if (sid := id_param(raw)) else None
+    if (sid := number_arg("session_id")) is not None:
+        session = service.own_session(current_user.id, sid)
         if session is None:
             abort(404)
     area = request.args.get("area")
@@ -175,10 +174,8 @@ def area_more(area: str):
     if area not in AREAS:
         abort(404)
     before = None
-    raw = request.args.get("before", "")
-    if raw:
-        # One id parser: str.isdigit() also takes "²", which int() then refuses (a 500).
-        before = service.own_photo(current_user.id, pid) if (pid := id_param(raw)) else None
+    if (before_id := number_arg("before")) is not None:
+        before = service.own_photo(current_user.id, before_id)
         if before is None or before.area != area:
             abort(404)
     photos = service.older_of_area(current_user.id, area, before)
@@ -242,9 +239,8 @@ def compare():
     pair = service.default_pair(photos)
     chosen = {}
     for name in ("a", "b"):
-        raw = request.args.get(name, "")
-        if raw:
-            photo = service.own_photo(uid, pid) if (pid := id_param(raw)) else None
+        if (pid := number_arg(name)) is not None:
+            photo = service.own_photo(uid, pid)
             if photo is None:
                 abort(404)
             chosen[name] = photo
@@ -299,7 +295,7 @@ def _light_param() -> bool:
 def aligned(photo_id: int, side: str):
     """The earlier photo (``photo_id``) or the later one (``?with=``), lined up and cropped to what both show."""
     before = _owned(photo_id)
-    other = id_param(request.args.get("with", ""))
+    other = number_arg("with")
     if other is None:
         abort(400, "Choose the photo to compare with.")
     after = _owned(other)

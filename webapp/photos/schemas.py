@@ -6,9 +6,10 @@ from marshmallow import ValidationError, fields, post_load, validate
 
 from webapp.domain.rules import AREAS
 from webapp.photos.service import ASSESSORS, SCALES
+from webapp.schemas import CLIENT_ID as ID_PATTERN
 from webapp.schemas import REQUIRED, FormSchema
 
-CLIENT_ID = validate.Regexp(r"^[A-Za-z0-9-]{8,64}$", error="Reload the page and try again.")
+CLIENT_ID = validate.Regexp(ID_PATTERN, error="Reload the page and try again.")
 
 
 class UploadSchema(FormSchema):

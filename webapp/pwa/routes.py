@@ -10,7 +10,7 @@ from flask_wtf.csrf import generate_csrf
 
 from webapp import assets
 from webapp.pwa import bp
-from webapp.web import NAV
+from webapp.web import NAV, safe_next
 
 BACKGROUND = "#f4f7f6"  # --bg in app.css, so the splash screen matches the first paint
 # The store listing's screenshots (e2e/test_screenshots.py makes them from the real screens).
@@ -46,7 +46,8 @@ def reload_a_page_of_another_release():
     resp = make_response("", 204)
     if _navigation():
         # The page the user asked for, loaded whole (HX-Refresh would reload the one they left).
-        resp.headers["HX-Redirect"] = request.full_path.rstrip("?")
+        # Only ever a path on this site: a request for "//evil.example" must not send the page there.
+        resp.headers["HX-Redirect"] = safe_next(request.full_path.rstrip("?"), "/")
     else:
         resp.headers["HX-Trigger"] = '{"rollwise-new-release": null}'
     return resp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,11 +28,13 @@ from webapp.sessions.schemas import (
     SessionSchema,
     SymptomSchema,
 )
-from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, render_page
+from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, number_arg, render_page
 
 PAGE_SIZE = 20
 FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
                "location", "skin_reaction", "pain", "applied_after", "notes", "override_reason")
+
+MONTH = re.compile(r"\A[0-9]{4}-[0-9]{2}\Z")
 
 
 # ---- card data: each card's view model, built by the view that renders it ---------------------
@@ -336,11 +339,10 @@ def month_grid(month: date) -> dict:
 def month_param() -> date:
     raw = request.args.get("month", "")
     if raw:
-        try:
-            y, m = (int(x) for x in raw.split("-"))
-            return date(y, m, 1)
-        except ValueError:
-            abort(400)
+        # "2026-03": ASCII digits only, like every number in a query (web.number_arg).
+        if not MONTH.fullmatch(raw) or not 1 <= int(raw[5:]) <= 12 or int(raw[:4]) < 1:
+            abort(400, description="month must look like 2026-03.")
+        return date(int(raw[:4]), int(raw[5:]), 1)
     return local(utcnow(), current_user.timezone).date().replace(day=1)
 
 
@@ -357,11 +359,10 @@ def history():
 @login_required
 def history_more():
     """The next page of the history, loaded as the list scrolls into view."""
-    raw = request.args.get("before", "")
-    if not (raw.isascii() and raw.isdigit()):
+    before = number_arg("before")
+    if before is None:
         abort(400)
-    before = id_param(raw)
-    anchor = db.session.get(NeedlingSession, before) if before else None
+    anchor = db.session.get(NeedlingSession, before)
     if anchor is None or anchor.user_id != current_user.id:
         abort(404)
     rows = page_after(anchor)

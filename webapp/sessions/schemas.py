@@ -11,9 +11,10 @@ from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
 from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, check_gap
 from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
+from webapp.schemas import CLIENT_ID as ID_PATTERN
 from webapp.schemas import REQUIRED, FormSchema
 
-CLIENT_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+CLIENT_ID = re.compile(ID_PATTERN)
 EARLIEST = datetime(2000, 1, 1)
 # A log records what happened: a session more than a few minutes ahead of now is refused
 # (the minutes allow for a phone clock that runs a little fast).
@@ -71,7 +72,7 @@ class SessionSchema(FormSchema):
         error_messages={"required": "This form is missing its id. Reload the page and try again."})
     performed_at = LocalDateTime(required=True, error_messages=REQUIRED)
     needle_mm = NeedleField(required=True, error_messages={"required": "Choose the needle length."})
-    device = fields.String(validate=validate.Regexp(r"^\d{1,10}$", error="Choose a device from the list."))
+    device = fields.String(validate=validate.Regexp(r"\A[0-9]{1,10}\Z", error="Choose a device from the list."))
     new_device_kind = fields.String(validate=choice(DEVICE_KINDS, "roller, stamp or pen"))
     new_device_label = fields.String(validate=validate.Length(max=80, error="Use at most 80 characters."))
     location = fields.String(required=True, validate=choice(LOCATIONS, "home or clinic"),

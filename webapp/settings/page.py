@@ -5,6 +5,7 @@ Features whose plain (non-htmx) form post answers with the whole page call ``ren
 
 from __future__ import annotations
 
+from flask import g
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -29,7 +30,8 @@ def render(status: int = 200, **context):
     from webapp.minoxidil.routes import settings_context
     from webapp.sessions.routes import gaps_context, health_profile_values
 
-    context.update(settings_context(), **gaps_context(), **data_card_context())
+    # A plain form post that made a new calendar address hands its arguments over in g.
+    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(), **data_card_context())
     context.setdefault("health_values", health_profile_values())
     return render_page("settings/page.html", status=status, **context)
 
