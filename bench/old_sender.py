@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp import doses as d
 from webapp.clock import utcnow
+from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
 from webapp.reminders import CLAIM_LEASE, RETRY, deliver, reminder_payload

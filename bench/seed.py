@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, ImageDraw
 
+from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.models import (
     CalendarToken,
@@ -30,7 +31,6 @@ from webapp.models import (
     Symptom,
     User,
 )
-from webapp.rules import AREAS
 
 AREA_KEYS = list(AREAS)
 TIMES = ("08:00", "20:00")

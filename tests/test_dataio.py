@@ -333,6 +333,17 @@ def test_json_alone_imports_the_records_and_says_photos_need_the_zip(auth_client
     assert "Imported 0 sessions, 0 doses, 1 photo; 7 already there." in text_of(resp)
 
 
+def test_a_dose_for_a_slot_already_logged_under_another_id_is_already_there(auth_client, user):
+    # One dose per slot (minoxidil OTC label: never double up): the same slot logged on another
+    # phone, under another client id, is the same dose.
+    import_file(auth_client, json.dumps(export_dict()).encode(), "rollwise.json")
+    again = edited(doses__0__client_id="33333333-dose-0099")
+    resp = import_file(auth_client, json.dumps(again).encode(), "rollwise.json")
+    assert "Nothing new to import" in text_of(resp)
+    doses = db.session.scalars(select(DoseLog).where(DoseLog.user_id == user.id)).all()
+    assert [d.client_id for d in doses] == ["33333333-dose-0001"]
+
+
 def test_hand_made_export_links_rows_and_keeps_the_original_byte_for_byte(app, auth_client, user):
     resp = import_file(auth_client, make_zip(export_dict()))
     assert resp.status_code == 200, text_of(resp)

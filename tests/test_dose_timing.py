@@ -1,5 +1,5 @@
 """Timing you can trust (issue 12), the minoxidil side: zones and travel, routine changes,
-holds, reminders, which slot a tap is for, DST. Pure functions of webapp.doses."""
+holds, reminders, which slot a tap is for, DST. Pure functions of webapp.domain.doses."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from webapp import doses as d
+from webapp.domain import doses as d
 
 BERLIN, NEW_YORK, LORD_HOWE = "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"
 ZONE_LIST = [BERLIN, NEW_YORK, LORD_HOWE, "Asia/Kolkata", "Pacific/Chatham"]

@@ -1,4 +1,4 @@
-"""Slot rules (webapp.doses): late, after midnight, across DST, missed, held, adherence."""
+"""Slot rules (webapp.domain.doses): late, after midnight, across DST, missed, held, adherence."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp import doses as d
+from webapp.domain import doses as d
 
 BERLIN = "Europe/Berlin"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from webapp.domain.rules import AREAS, BANDS
 from webapp.extensions import db
 from webapp.models import ApiToken, NeedlingSession
-from webapp.rules import AREAS, BANDS
 from webapp.storage import storage_for
 
 # FUZZ_EXAMPLES=500 for a longer hunt; the default keeps the suite fast.

@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 
 from bench import seed
 from tests.support import htmx
-from webapp import rules
+from webapp.domain import rules
 from webapp.extensions import db
 from webapp.models import NeedlingSession, Photo, Symptom
 from webapp.sessions import service as sessions_service

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webapp import rules
-from webapp.rules import AREAS, BANDS, after_saving, band_for, before_saving, check_gap, check_planned, countdown
+from webapp.domain import rules
+from webapp.domain.rules import AREAS, BANDS, after_saving, band_for, before_saving, check_gap, check_planned, countdown
 
 T0 = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -643,7 +643,7 @@ OPS = st.lists(st.tuples(st.sampled_from(["log", "log", "edit", "delete", "resto
 @example(ops=[("log", 48, "0.5", ["crown"], 0), ("log", 0, "0.5", ["crown"], 0), ("delete", 0, "0.5", ["crown"], 1),
               ("restore", 0, "0.5", ["crown"], 0), ("edit", 200, "0.5", ["crown"], 1)])
 def test_early_marks_are_never_stale(auth_client, user, clock, ops):
-    from webapp import rules
+    from webapp.domain import rules
     from webapp.sessions import service
 
     for s in db.session.scalars(select(NeedlingSession)):

@@ -130,9 +130,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp, dataio_bp):
         app.register_blueprint(bp)
 
-    from webapp import assets, doctor, errors, jobs, keys, mail, reminders, web
+    from webapp import assets, doctor, errors, jobs, keys, mail, reminders, templating, web
 
     web.init_app(app)
+    templating.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
     reminders.init_app(app)

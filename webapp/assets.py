@@ -208,10 +208,6 @@ def init_app(app: Flask) -> None:
             if name:
                 values["filename"] = name
 
-    @app.context_processor
-    def release_context() -> dict:
-        return {"release": release_id()}
-
     @app.cli.group()
     def assets():
         """Front-end files: npm packages, the bundle, hashed and compressed."""

@@ -27,8 +27,8 @@ from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from webapp import doses as d
 from webapp.clock import utcnow
+from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.models import PushSubscription, ReminderSend, User
 from webapp.push_endpoints import check_endpoint
@@ -179,7 +179,7 @@ def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, 
     return delivered, error
 
 
-def _reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
+def reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
     """Take over a pending row or a stale claim, atomically (only one sender wins)."""
     old = send.claimed_at
     cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]

@@ -53,7 +53,7 @@ def timezone_names() -> tuple[str, ...]:
     return tuple(sorted(z for z in available_timezones() if "/" in z or z == "UTC"))
 
 
-def _valid_timezone(value: str) -> None:
+def valid_timezone(value: str) -> None:
     if value not in timezone_names():
         raise ValidationError(
             "Pick a time zone from the list, for example Europe/Berlin or America/New_York."
@@ -81,7 +81,7 @@ class RegisterSchema(FormSchema):
     email = EmailField(required=True, error_messages=REQUIRED,
                        validate=validate.Length(max=254, error="That email address is too long."))
     password = fields.String(required=True, validate=_strong_password, error_messages=REQUIRED)
-    timezone = fields.String(required=True, validate=_valid_timezone, error_messages=REQUIRED)
+    timezone = fields.String(required=True, validate=valid_timezone, error_messages=REQUIRED)
 
     @pre_load
     def lower_email(self, data, **kwargs):
@@ -127,7 +127,7 @@ class EmailOnlySchema(_LowerEmail, FormSchema):
 class PasskeySignUpSchema(_LowerEmail, FormSchema):
     """A passkey sign-up: the address and zone; the passkey replaces the password."""
     email = _email_field()
-    timezone = fields.String(required=True, validate=_valid_timezone, error_messages=REQUIRED)
+    timezone = fields.String(required=True, validate=valid_timezone, error_messages=REQUIRED)
 
 
 class ResetPasswordSchema(FormSchema):
@@ -154,7 +154,7 @@ class PasswordChangeSchema(FormSchema):
 
 
 class TimezoneSchema(FormSchema):
-    timezone = fields.String(required=True, validate=_valid_timezone, error_messages=REQUIRED)
+    timezone = fields.String(required=True, validate=valid_timezone, error_messages=REQUIRED)
 
 
 class TokenSchema(FormSchema):

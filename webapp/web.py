@@ -8,8 +8,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, make_response, render_template, request
-from flask_login import current_user
-from markupsafe import Markup, escape
 from marshmallow import ValidationError
 
 from webapp.extensions import login_manager
@@ -128,21 +126,6 @@ def field_errors(err: ValidationError) -> dict[str, str]:
     return out
 
 
-def icon(name: str, label: str | None = None, cls: str = "icon") -> Markup:
-    """An icon from the lucide sprite built at setup; decorative unless labelled."""
-    from flask import g, url_for
-
-    # A page draws dozens of icons: build the sprite's address once per request.
-    sprite = g.get("_icon_sprite")
-    if sprite is None:
-        sprite = g._icon_sprite = url_for("static", filename="vendor/icons.svg")
-    href = sprite + "#" + name
-    a11y = f'role="img" aria-label="{escape(label)}"' if label else 'aria-hidden="true"'
-    # Every interpolated value is escaped above; the markup itself is ours.
-    svg = f'<svg class="{escape(cls)}" {a11y} focusable="false"><use href="{escape(href)}"></use></svg>'
-    return Markup(svg)  # noqa: S704
-
-
 NAV = (
     ("today.index", "Today", "house"),
     ("sessions.new", "Log", "circle-plus"),
@@ -170,16 +153,6 @@ def init_app(app: Flask) -> None:
         # A session ended from another device says so on the login page.
         ended = 1 if g.get("login_session_ended") else None
         return hx_redirect(url_for("auth.login", next=nxt, ended=ended))
-
-    app.jinja_env.globals["icon"] = icon
-
-    @app.context_processor
-    def shell_context() -> dict[str, Any]:
-        partial = wants_partial()
-        return {
-            "layout": "_fragment.html" if partial else "base.html",
-            "nav_items": NAV if current_user.is_authenticated else (),
-        }
 
     @app.after_request
     def vary_on_htmx(response: Response) -> Response:

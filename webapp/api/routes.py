@@ -15,12 +15,12 @@ from flask import abort, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import UnprocessableEntity
 
-from webapp import doses as d
-from webapp import rules
 from webapp.api import bp
 from webapp.api.auth import api_user, authenticate, rate_limit_key
 from webapp.api.schemas import SessionIn, SessionOut, iso
 from webapp.clock import local, utcnow
+from webapp.domain import doses as d
+from webapp.domain import rules
 from webapp.extensions import csrf, db, limiter
 from webapp.minoxidil import service as mx
 from webapp.minoxidil.schemas import DoseSchema

@@ -34,15 +34,14 @@ def _download(body: str, mimetype: str, name: str) -> Response:
     return _private(resp)
 
 
-@bp.app_context_processor
-def data_helpers() -> dict:
-    def data_summary() -> dict:
-        return service.summary(current_user.id) if current_user.is_authenticated else {}
+def summary_context() -> dict:
+    """The counts the Your data card shows."""
+    return {"data_counts": service.summary(current_user.id)}
 
-    def data_jobs() -> dict:
-        return jobs.latest(current_user.id, utcnow()) if current_user.is_authenticated else {}
 
-    return {"data_summary": data_summary, "data_jobs": data_jobs}
+def data_card_context() -> dict:
+    """The whole Your data card: the counts, and the export or import running now."""
+    return {**summary_context(), "data_jobs_now": jobs.latest(current_user.id, utcnow())}
 
 
 @bp.record_once
@@ -107,7 +106,7 @@ def export_zip():
 @login_required
 def summary():
     """The counts in the Your data card, refreshed after an import."""
-    return render_template("settings/_data_summary.html")
+    return render_template("settings/_data_summary.html", **summary_context())
 
 
 def _result_partial(status: int, **context) -> Response:
@@ -120,9 +119,9 @@ def _result_partial(status: int, **context) -> Response:
 def _answer(status: int, **context) -> Response:
     if request.htmx:
         return _result_partial(status, **context)
-    from webapp.settings.routes import _page  # the whole Settings page, for a plain form post
+    from webapp.settings.page import render as settings_page  # the whole page, for a plain form post
 
-    return _page(status, import_open=True, **context)
+    return settings_page(status, import_open=True, **context)
 
 
 def _account_key() -> str:

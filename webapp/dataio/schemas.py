@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from webapp import doses as d
+from webapp.domain import doses as d
+from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
+from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
 from webapp.models.minoxidil import DOSE_SOURCES
 from webapp.photos.service import ASSESSORS, SCALES
-from webapp.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
-from webapp.schemas import CLIENT_ID, _valid_timezone
-from webapp.sessions.schemas import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
+from webapp.schemas import CLIENT_ID, valid_timezone
 
 FORMAT_VERSION = 1
 CLIENT_ID_RULE = validate.Regexp(CLIENT_ID, error="Use 8 to 64 letters, digits or -.")
@@ -94,7 +94,7 @@ class HealthSchema(Record):
 
 
 class ProfileSchema(Record):
-    timezone = fields.String(required=True, validate=_valid_timezone)
+    timezone = fields.String(required=True, validate=valid_timezone)
     # Files from before the health profile have none: nothing to take over then.
     health = fields.Nested(HealthSchema, allow_none=True, load_default=None)
 
@@ -112,7 +112,7 @@ class SessionSchema(Record):
     client_id = fields.String(required=True, validate=CLIENT_ID_RULE)
     performed_at = Instant(required=True)
     # The zone the session was logged in; files from before it existed use profile.timezone.
-    timezone = fields.String(allow_none=True, load_default=None, validate=_valid_timezone)
+    timezone = fields.String(allow_none=True, load_default=None, validate=valid_timezone)
     needle_mm = Millimetres(required=True)
     device_ref = fields.String(allow_none=True, load_default=None)
     location = fields.String(required=True, validate=one_of(LOCATIONS, "the location"))
@@ -142,7 +142,8 @@ class GapSettingSchema(Record):
 
     @validates_schema
     def not_below_the_floor(self, data, **kwargs):
-        # The floor is a safety rule (PRODUCT.md table); an edited file can't go under it either.
+        # The floor is a safety rule (docs/rules.md, "Waits between sessions"; Dhurat 2013,
+        # Kumar 2018); an edited file can't go under it either.
         from datetime import timedelta
 
         if "band" in data and "days" in data:
@@ -169,7 +170,7 @@ class RegimenSchema(Record):
     effective_from = Instant(required=True)
     created_at = Instant(required=True)
     # The zone the times are in; files from before it existed use the profile's zone.
-    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
+    timezone = fields.String(load_default=None, allow_none=True, validate=valid_timezone)
 
 
 class DoseSchema(Record):
@@ -178,7 +179,7 @@ class DoseSchema(Record):
     applied_at = Instant(required=True)
     source = fields.String(load_default="app", validate=one_of(DOSE_SOURCES, "the source"))
     created_at = Instant(required=True)
-    timezone = fields.String(load_default=None, allow_none=True, validate=_valid_timezone)
+    timezone = fields.String(load_default=None, allow_none=True, validate=valid_timezone)
 
 
 class AlignmentSchema(Record):

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import local, utcnow
 from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits, Upload
 from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
+from webapp.domain.rules import BANDS
 from webapp.extensions import db
 from webapp.faults import fault_point
 from webapp.models import (
@@ -50,7 +51,6 @@ from webapp.models import (
     User,
 )
 from webapp.photos.imaging import PhotoRejected, Processed, from_kept_original, process
-from webapp.rules import BANDS
 from webapp.sessions import service as sessions_service
 from webapp.sessions.schemas import FUTURE_SLACK
 from webapp.storage import get_storage
@@ -479,6 +479,192 @@ def _stage_photos(user_id: int, tz: str, upload: Upload, data: dict, storage, st
     return same
 
 
+class _Merge:
+    """What merging one import needs: the user, the file's zone, the result, and the rows each
+    kind has so far (stored and added), by the reference other records use for them."""
+
+    def __init__(self, user_id: int, data: dict, result: ImportResult, storage, staged: dict[str, _Staged],
+                 same_photo: dict[str, int]):
+        self.user_id, self.data, self.result = user_id, data, result
+        self.tz = data["profile"]["timezone"]
+        self.storage, self.staged, self.same_photo = storage, staged, same_photo
+        self.refs: dict[str, dict] = {}  # kind -> {reference: row}
+        self.new_sessions: list[NeedlingSession] = []
+        self.photo_ids: dict[str, int | None] = {}
+        self.kept_photos: set[int] = set()
+
+    def mine(self, model) -> list:
+        return list(db.session.scalars(select(model).where(model.user_id == self.user_id)))
+
+    def add(self, kind: str, row):
+        db.session.add(row)
+        self.result.created.append(row)
+        self.result.added[kind] += 1
+        return row
+
+    def session_id(self, cid: str | None) -> int | None:
+        s = self.refs["sessions"].get(cid) if cid else None
+        return s.id if s is not None and s.deleted_at is None else None
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of record in an export, merged by "add what isn't there yet". A stored row and a
+    file record are the same when they share a key; ``ref`` is how other records name the row."""
+
+    name: str  # the export's list and the result's count
+    model: type
+    keys: Callable[[object], tuple]  # the keys a stored row or a file record is known by
+    build: Callable[[dict, _Merge], object]  # a new row from a file record
+    ref: Callable[[object], object] | None = None  # the name other records use for it
+    then: Callable[[_Merge], None] | None = None  # after the kind: flush, checks
+
+
+def _get(obj, name: str):
+    return obj[name] if isinstance(obj, dict) else getattr(obj, name)
+
+
+def _add_new(kind: RecordKind, m: _Merge, records: list[dict]) -> None:
+    known: dict = {}
+    refs = m.refs.setdefault(kind.name, {})
+    for row in m.mine(kind.model):
+        for key in kind.keys(row):
+            known[key] = row
+        if kind.ref is not None and (name := kind.ref(row)) is not None:
+            refs[name] = row
+    for record in records:  # in the file's order: later regimen versions supersede earlier ones
+        found = next((known[k] for k in kind.keys(record) if k in known), None)
+        if found is not None:
+            m.result.existing[kind.name] += 1
+        else:
+            found = m.add(kind.name, kind.build(record, m))
+            for key in kind.keys(record):
+                known[key] = found
+        if kind.ref is not None:
+            refs[kind.ref(record)] = found
+    if kind.then is not None:
+        kind.then(m)
+
+
+def _new_session(record: dict, m: _Merge) -> NeedlingSession:
+    # A file from before sessions kept their zone: they happened in the file's zone.
+    s = NeedlingSession(user_id=m.user_id, device=m.refs["devices"].get(record["device_ref"]),
+                        **row_fields(record, "device_ref", "timezone"), timezone=record["timezone"] or m.tz)
+    m.new_sessions.append(s)
+    return s
+
+
+def _check_doses(m: _Merge) -> None:
+    db.session.flush()
+    # A dose slot the routine could never have had is refused, like the form refuses it.
+    problems = _unscheduled_doses(m.user_id, m.data, m.tz)
+    if problems:
+        raise _refuse_problems(problems)
+
+
+def _merge_gaps(m: _Merge, records: list[dict]) -> None:
+    gaps = {g.band: g for g in m.mine(GapSetting)}
+    m.result.previous_gaps = {band: g.days for band, g in gaps.items()}
+    for record in records:
+        g = gaps.get(record["band"])
+        if g is not None and g.days == record["days"]:
+            m.result.existing["gap_settings"] += 1
+        elif g is None:
+            m.add("gap_settings", GapSetting(user_id=m.user_id, band=record["band"], days=record["days"]))
+        else:
+            g.days = record["days"]
+            m.result.added["gap_settings"] += 1
+
+
+def _merge_photos(m: _Merge, records: list[dict]) -> None:
+    photos = {p.client_id: p for p in m.mine(Photo)}
+    m.kept_photos = {p.id for p in photos.values()}
+    m.photo_ids = {cid: p.id for cid, p in photos.items()}
+    for record in records:
+        cid = record["client_id"]
+        if cid in photos or cid in m.same_photo:
+            m.result.existing["photos"] += 1
+            m.photo_ids.setdefault(cid, m.same_photo.get(cid))
+            item = m.staged.pop(cid, None)  # stored by someone else meanwhile: its files aren't needed
+            if item:
+                _discard(m.storage, {cid: item})
+            continue
+        item = m.staged.get(cid)
+        if item is None:  # the JSON alone: the files are only in the ZIP
+            m.result.photos_without_file += 1
+            continue
+        photos[cid] = m.add("photos", Photo(
+            user_id=m.user_id, client_id=cid, area=record["area"], taken_at=record["taken_at"],
+            session_id=m.session_id(record["session_client_id"]), original_key=item.keys["original"],
+            display_key=item.keys["display"], thumb_key=item.keys["thumb"], width=item.processed.width,
+            height=item.processed.height, created_at=record["created_at"], is_reference=record["reference"]))
+    db.session.flush()
+    m.photo_ids.update({cid: p.id for cid, p in photos.items()})
+    # Alignments come back as exported when their reference came along (else they are measured
+    # again the first time the photo is compared).
+    for record in records:
+        lined, photo = record["alignment"], photos.get(record["client_id"])
+        if lined and photo is not None and photo.id not in m.kept_photos and m.photo_ids.get(lined["to"]):
+            photo.align_ref_id = m.photo_ids[lined["to"]]
+            photo.align_scale, photo.align_rotation = lined["scale"], lined["rotation"]
+            photo.align_tx, photo.align_ty = lined["tx"], lined["ty"]
+            photo.align_inliers, photo.align_ratio = lined["inliers"], lined["ratio"]
+
+
+def _merge_health(m: _Merge, health: dict | None) -> None:
+    if health is None:
+        return
+    row = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == m.user_id)).first()
+    if row is None:
+        m.add("health_profile", HealthProfile(user_id=m.user_id, **health))
+    elif {k: getattr(row, k) for k in HEALTH_FIELDS} != health:
+        m.result.previous_health = {k: getattr(row, k) for k in HEALTH_FIELDS}
+        for k, v in health.items():
+            setattr(row, k, v)
+        m.result.added["health_profile"] += 1
+    else:
+        m.result.existing["health_profile"] += 1
+
+
+def _kind(kind: RecordKind) -> tuple[str, Callable[[_Merge, list[dict]], None]]:
+    return kind.name, lambda m, records: _add_new(kind, m, records)
+
+
+# The export's record kinds, merged in this order (a record's references come first). A new
+# table is one entry: a RecordKind for "add what isn't there", or a merge function of its own.
+RECORD_KINDS: tuple[tuple[str, Callable[[_Merge, list[dict]], None]], ...] = (
+    _kind(RecordKind(
+        "devices", Device, keys=lambda x: ((_get(x, "kind"), _get(x, "label"), _get(x, "needle_mm"),
+                                            _get(x, "created_at")),),
+        build=lambda r, m: Device(user_id=m.user_id, **row_fields(r, "ref")),
+        ref=lambda x: x["ref"] if isinstance(x, dict) else None)),
+    _kind(RecordKind(
+        "sessions", NeedlingSession, keys=lambda x: (_get(x, "client_id"),), build=_new_session,
+        ref=lambda x: _get(x, "client_id"), then=lambda m: db.session.flush())),
+    _kind(RecordKind(
+        "symptoms", Symptom, keys=lambda x: ((_get(x, "kind"), _get(x, "started_at")),),
+        build=lambda r, m: Symptom(user_id=m.user_id, session_id=m.session_id(r["session_client_id"]),
+                                   **row_fields(r, "session_client_id")))),
+    ("gap_settings", _merge_gaps),
+    _kind(RecordKind(
+        "minoxidil_regimens", MinoxidilRegimen, keys=lambda x: ((_get(x, "effective_from"), _get(x, "created_at")),),
+        build=lambda r, m: MinoxidilRegimen(user_id=m.user_id, **{**row_fields(r), "timezone": r.get("timezone")
+                                                                   or m.tz}),
+        then=_check_doses)),
+    # One dose per slot (minoxidil OTC label: never double up; docs/rules.md), so a slot
+    # already logged is already there.
+    _kind(RecordKind(
+        "doses", DoseLog, keys=lambda x: (("id", _get(x, "client_id")), ("slot", _get(x, "slot_at"))),
+        build=lambda r, m: DoseLog(user_id=m.user_id, **{**row_fields(r), "timezone": r.get("timezone") or m.tz}))),
+    ("photos", _merge_photos),
+    ("health_profile", lambda m, _: _merge_health(m, m.data["profile"]["health"])),  # one row, in the profile
+    _kind(RecordKind(
+        "stages", Stage, keys=lambda x: (_get(x, "client_id"),),
+        build=lambda r, m: Stage(user_id=m.user_id, photo_id=m.photo_ids.get(r["photo_client_id"]) if
+                                 r["photo_client_id"] else None, **row_fields(r, "photo_client_id")))),
+)
+
+
 def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str, _Staged],
             progress: Progress | None = None) -> ImportResult:
     same_photo = _stage_photos(user_id, data["profile"]["timezone"], upload, data, storage, staged, progress)
@@ -486,157 +672,18 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
     # can't upgrade a reader whose snapshot another writer has moved past).
     db.session.rollback()
     result = ImportResult(timezone=data["profile"]["timezone"])
-    added, existing = result.added, result.existing
-
-    def add(kind: str, row):
-        db.session.add(row)
-        result.created.append(row)
-        added[kind] += 1
-        return row
-
     user = db.session.get(User, user_id)
     result.previous_timezone = user.timezone
     user.timezone = data["profile"]["timezone"]
 
-    def mine(model):
-        return list(db.session.scalars(select(model).where(model.user_id == user_id)))
-
-    devices = {(x.kind, x.label, x.needle_mm, x.created_at): x for x in mine(Device)}
-    by_ref: dict[str, Device] = {}
-    for row in data["devices"]:
-        key = (row["kind"], row["label"], row["needle_mm"], row["created_at"])
-        if key in devices:
-            existing["devices"] += 1
-        else:
-            devices[key] = add("devices", Device(user_id=user_id, **row_fields(row, "ref")))
-        by_ref[row["ref"]] = devices[key]
-
-    sessions = {s.client_id: s for s in mine(NeedlingSession)}
-    new_sessions = []
-    for row in data["sessions"]:
-        if row["client_id"] in sessions:
-            existing["sessions"] += 1
-            continue
-        # A file from before sessions kept their zone: they happened in the file's zone.
-        zone = row["timezone"] or data["profile"]["timezone"]
-        sessions[row["client_id"]] = add("sessions", NeedlingSession(
-            user_id=user_id, device=by_ref.get(row["device_ref"]), **row_fields(row, "device_ref", "timezone"),
-            timezone=zone))
-        new_sessions.append(sessions[row["client_id"]])
-    db.session.flush()
-
-    def session_id(cid: str | None) -> int | None:
-        s = sessions.get(cid) if cid else None
-        return s.id if s is not None and s.deleted_at is None else None
-
-    symptoms = {(x.kind, x.started_at) for x in mine(Symptom)}
-    for row in data["symptoms"]:
-        if (row["kind"], row["started_at"]) in symptoms:
-            existing["symptoms"] += 1
-            continue
-        symptoms.add((row["kind"], row["started_at"]))
-        add("symptoms", Symptom(user_id=user_id, session_id=session_id(row["session_client_id"]),
-                                **row_fields(row, "session_client_id")))
-
-    gaps = {g.band: g for g in mine(GapSetting)}
-    result.previous_gaps = {band: g.days for band, g in gaps.items()}
-    for row in data["gap_settings"]:
-        g = gaps.get(row["band"])
-        if g is not None and g.days == row["days"]:
-            existing["gap_settings"] += 1
-            continue
-        if g is None:
-            add("gap_settings", GapSetting(user_id=user_id, band=row["band"], days=row["days"]))
-        else:
-            g.days = row["days"]
-            added["gap_settings"] += 1
-
-    regimens = {(r.effective_from, r.created_at) for r in mine(MinoxidilRegimen)}
-    for row in data["minoxidil_regimens"]:  # in the file's order: later versions supersede earlier ones
-        if (row["effective_from"], row["created_at"]) in regimens:
-            existing["minoxidil_regimens"] += 1
-            continue
-        regimens.add((row["effective_from"], row["created_at"]))
-        add("minoxidil_regimens", MinoxidilRegimen(user_id=user_id, **{  # inserted in file order
-            **row_fields(row), "timezone": row.get("timezone") or data["profile"]["timezone"]}))
-    db.session.flush()
-    # A dose slot the routine could never have had is refused, like the form refuses it.
-    problems = _unscheduled_doses(user_id, data, data["profile"]["timezone"])
-    if problems:
-        raise _refuse_problems(problems)
-
-    dose_ids = set()
-    dose_slots = set()
-    for x in mine(DoseLog):
-        dose_ids.add(x.client_id)
-        dose_slots.add(x.slot_at)
-    for row in data["doses"]:
-        # One dose per slot (PRODUCT.md: never double up), so a slot already logged is already there.
-        if row["client_id"] in dose_ids or row["slot_at"] in dose_slots:
-            existing["doses"] += 1
-            continue
-        add("doses", DoseLog(user_id=user_id, **{**row_fields(row),
-                                                 "timezone": row.get("timezone") or data["profile"]["timezone"]}))
-
-    photos = {p.client_id: p for p in mine(Photo)}
-    kept_before = {p.id for p in photos.values()}
-    photo_ids: dict[str, int | None] = {cid: p.id for cid, p in photos.items()}
-    for row in data["photos"]:
-        cid = row["client_id"]
-        if cid in photos or cid in same_photo:
-            existing["photos"] += 1
-            photo_ids.setdefault(cid, same_photo.get(cid))
-            item = staged.pop(cid, None)  # stored by someone else meanwhile: its files aren't needed
-            if item:
-                _discard(storage, {cid: item})
-            continue
-        item = staged.get(cid)
-        if item is None:  # the JSON alone: the files are only in the ZIP
-            result.photos_without_file += 1
-            continue
-        photos[cid] = add("photos", Photo(
-            user_id=user_id, client_id=cid, area=row["area"], taken_at=row["taken_at"],
-            session_id=session_id(row["session_client_id"]), original_key=item.keys["original"],
-            display_key=item.keys["display"], thumb_key=item.keys["thumb"], width=item.processed.width,
-            height=item.processed.height, created_at=row["created_at"], is_reference=row["reference"]))
-    db.session.flush()
-    photo_ids.update({cid: p.id for cid, p in photos.items()})
-    # Alignments come back as exported when their reference came along (else they are measured
-    # again the first time the photo is compared).
-    for row in data["photos"]:
-        lined, photo = row["alignment"], photos.get(row["client_id"])
-        if lined and photo is not None and photo.id not in kept_before and photo_ids.get(lined["to"]):
-            photo.align_ref_id = photo_ids[lined["to"]]
-            photo.align_scale, photo.align_rotation = lined["scale"], lined["rotation"]
-            photo.align_tx, photo.align_ty = lined["tx"], lined["ty"]
-            photo.align_inliers, photo.align_ratio = lined["inliers"], lined["ratio"]
-
-    health = data["profile"]["health"]
-    if health is not None:
-        row = db.session.scalars(select(HealthProfile).where(HealthProfile.user_id == user_id)).first()
-        if row is None:
-            add("health_profile", HealthProfile(user_id=user_id, **health))
-        elif {k: getattr(row, k) for k in HEALTH_FIELDS} != health:
-            result.previous_health = {k: getattr(row, k) for k in HEALTH_FIELDS}
-            for k, v in health.items():
-                setattr(row, k, v)
-            added["health_profile"] += 1
-        else:
-            existing["health_profile"] += 1
-
-    stages = {s.client_id for s in mine(Stage)}
-    for row in data["stages"]:
-        if row["client_id"] in stages:
-            existing["stages"] += 1
-            continue
-        stages.add(row["client_id"])
-        add("stages", Stage(user_id=user_id, photo_id=photo_ids.get(row["photo_client_id"]) if
-                            row["photo_client_id"] else None, **row_fields(row, "photo_client_id")))
+    m = _Merge(user_id, data, result, storage, staged, same_photo)
+    for name, merge in RECORD_KINDS:
+        merge(m, data.get(name))
 
     # "Early" follows the sessions as they stand: what came in may make later sessions early
     # (or no longer), so every session from the first one imported on is judged again.
-    if new_sessions:
-        sessions_service.refresh_early(user_id, min(s.performed_at for s in new_sessions))
+    if m.new_sessions:
+        sessions_service.refresh_early(user_id, min(s.performed_at for s in m.new_sessions))
     db.session.commit()
     return result
 
@@ -644,7 +691,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
 def _unscheduled_doses(user_id: int, data: dict, tz: str) -> list[str]:
     """Doses in the file whose slot isn't a time of the routine (the file's versions and
     those already in the account) at that moment; each names its record."""
-    from webapp import doses as d
+    from webapp.domain import doses as d
     from webapp.minoxidil.service import regimen_rows, versions
 
     have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user_id)))

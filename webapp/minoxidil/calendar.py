@@ -1,6 +1,7 @@
 """The private calendar feed (RFC 5545): dose slots and "safe to needle again", with alarms.
 
-Works on any phone calendar, push or not (PRODUCT.md, "Reminders that arrive").
+Works on any phone calendar, push or not: a reminder that arrives even where Web Push does not.
+The waits and slots come from the rules in docs/rules.md.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from datetime import datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event
 
-from webapp import doses as d
+from webapp.domain import doses as d
+from webapp.domain.rules import AREAS, days_text
 from webapp.minoxidil import service
 from webapp.models import User
-from webapp.rules import AREAS, days_text
 from webapp.sessions import service as sessions_service
 
 FEED_DAYS = 14

@@ -6,16 +6,15 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import abort, g, jsonify, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from webapp import doses as d
 from webapp import reminders
 from webapp.clock import local, utcnow
+from webapp.domain import doses as d
 from webapp.extensions import csrf, db
 from webapp.minoxidil import bp, calendar, service, subscriptions
 from webapp.minoxidil.schemas import TIME_FIELDS, DoseSchema, RegimenSchema
@@ -31,7 +30,7 @@ def _partial(template: str, status: int = 200, **ctx: Any):
 
 
 def card_context(just_logged: DoseLog | None = None, error: str | None = None) -> dict[str, Any]:
-    """What the Today card needs; also a template global so today/page.html can include the card."""
+    """What the minoxidil card needs (on Today, on /minoxidil, and alone)."""
     if not current_user.is_authenticated:
         return {}
     view = service.card_view(current_user, utcnow(), just_logged)
@@ -136,7 +135,7 @@ def regimen_values(reg: MinoxidilRegimen | None) -> dict[str, Any]:
 
 def settings_context(errors: dict | None = None, values: dict | None = None,
                      saved: str | None = None, new_secret: str | None = None) -> dict[str, Any]:
-    """What the two Settings sections need (a template global for settings/page.html)."""
+    """What the two Settings sections (routine, reminders) need."""
     if not current_user.is_authenticated:
         return {}
     now = utcnow()
@@ -449,42 +448,3 @@ def calendar_feed(secret: str):
     resp.headers["Cache-Control"] = "private, max-age=900"
     resp.headers["Content-Disposition"] = 'inline; filename="rollwise.ics"'
     return resp
-
-
-# ---- template globals -------------------------------------------------------------------
-
-def when(dt, fmt: str = "%a %-d %b, %H:%M") -> str:
-    """A stored UTC time shown in the signed-in user's zone."""
-    if dt is None:
-        return "never"
-    return local(dt, current_user.timezone).strftime(fmt)
-
-
-def product_label(reg: MinoxidilRegimen) -> str:
-    return d.PRODUCTS.get(reg.product, ("Minoxidil", ""))[0]
-
-
-@bp.app_template_filter("at_zone")
-def at_zone(dt, tz: str):
-    """An instant in the zone it happened in (a slot's or a dose's), not the account's current one."""
-    return dt.astimezone(ZoneInfo(tz))
-
-
-@bp.app_template_filter("zone_name")
-def zone_name(tz: str) -> str:
-    """"America/New_York" -> "New York": the place a person recognises."""
-    return tz.rsplit("/", 1)[-1].replace("_", " ")
-
-
-@bp.app_template_filter("mx_time")
-def mx_time(dt) -> str:
-    return when(dt, "%H:%M")
-
-
-@bp.app_context_processor
-def minoxidil_globals() -> dict[str, Any]:
-    def page_settings_context():
-        return settings_context(**g.get("minoxidil_settings_kw", {}))
-
-    return {"minoxidil_card": card_context, "minoxidil_settings": page_settings_context, "mx_when": when,
-            "mx_product": product_label, "new_client_id": lambda: str(uuid.uuid4())}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from webapp import doses as d
+from webapp.domain import doses as d
 from webapp.schemas import CLIENT_ID, REQUIRED, FormSchema
 
 TIME_FIELDS = tuple(f"time_{i}" for i in range(1, d.MAX_TIMES_PER_DAY + 1))

@@ -6,7 +6,7 @@ only what is due, and concurrent Web Push sends.
   it: a routine, the zone, a hold (session logged, edited or deleted; a symptom), a dose, a
   snooze, a push subscription. A session hook (``install``) calls it on commit for every user
   whose rows of those kinds were written through the ORM, so no route can forget it.
-- Which slot is due and when is decided by the pure rules in ``webapp.doses``; this module only
+- Which slot is due and when is decided by the pure rules in ``webapp.domain.doses``; this module only
   asks them through its adapter (``next_reminder_at`` and ``reminders_due``, which call
   ``d.next_reminder_at`` and ``d.reminder_due``).
 - A pass selects ``reminder_due`` rows with ``due_at <= now`` (LIMIT a batch; on PostgreSQL
@@ -39,8 +39,8 @@ from sqlalchemy import delete, event, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from webapp import doses as d
 from webapp.clock import utcnow
+from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.faults import fault_point
 from webapp.models import (
@@ -414,7 +414,7 @@ def _is_postgres() -> bool:
 
 def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, Plan]] | None:
     """Lock and claim up to ``limit`` due users; commit the claims. None when nothing is due."""
-    from webapp.reminders import CLAIM_LEASE, _reclaim
+    from webapp.reminders import CLAIM_LEASE, reclaim
 
     q = select(ReminderDue.user_id).where(ReminderDue.due_at <= now).order_by(ReminderDue.due_at).limit(limit)
     if _is_postgres():
@@ -441,7 +441,7 @@ def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, 
             if slot is None or (send.slot_at, send.attempt) not in ready:
                 send.status = "skipped"  # logged, held, missed or to be skipped meanwhile: never remind it
                 continue
-            if _reclaim(send, now, commit=False):
+            if reclaim(send, now, commit=False):
                 work.append(Work(plan, slot, send))
         for r in reminders_due(plan, now, ()):
             if r.slot.at not in first_sent:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp import doses as d
+from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.models import (
     CalendarToken,

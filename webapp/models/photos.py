@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.clock import utcnow
+from webapp.domain.images import fit_size
 from webapp.extensions import db
 from webapp.models.needling import NeedlingSession
 from webapp.models.types import UTCDateTime
@@ -26,7 +27,7 @@ class Photo(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # Made when the upload form is rendered: a double tap or a retry stores one photo.
     client_id: Mapped[str] = mapped_column(String(64))
-    area: Mapped[str] = mapped_column(String(24))  # a key of webapp.rules.AREAS
+    area: Mapped[str] = mapped_column(String(24))  # a key of webapp.domain.vocabulary.AREAS
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     session_id: Mapped[int | None] = mapped_column(
         ForeignKey("needling_sessions.id", ondelete="SET NULL"), index=True
@@ -55,8 +56,6 @@ class Photo(db.Model):
 
     def fit(self, long_side: int) -> tuple[int, int]:
         """Width and height of a copy whose long side is at most ``long_side`` px."""
-        from webapp.photos.imaging import fit_size
-
         return fit_size(self.width, self.height, long_side)
 
 

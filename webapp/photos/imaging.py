@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from webapp.domain.images import fit_size
+
 pillow_heif.register_heif_opener()
 
 # A 12 MP phone photo is 4032x3024; 48 MP sensors exist. Above this many pixels an
@@ -55,12 +57,6 @@ class Processed:
     width: int
     height: int
     taken_at: datetime | None  # from EXIF DateTimeOriginal, in UTC
-
-
-def fit_size(width: int, height: int, long_side: int) -> tuple[int, int]:
-    """The size of a copy scaled down (never up) so its long side is at most ``long_side``."""
-    scale = min(1.0, long_side / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _open(data: bytes) -> Image.Image:

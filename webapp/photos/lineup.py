@@ -16,10 +16,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy import select, update
 
+from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.models import Photo
 from webapp.photos import align
-from webapp.rules import AREAS
 from webapp.storage import get_storage
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import local, utcnow
+from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.models import Photo, Stage
 from webapp.photos import bp, lineup, service
 from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
-from webapp.rules import AREAS
 from webapp.storage import get_storage
+from webapp.templating import photo_date
 from webapp.web import field_errors, hx_redirect, hx_trigger, number_arg, render_page, wants_partial
 
 VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}
@@ -35,28 +36,17 @@ def _local(dt: datetime) -> datetime:
     return local(dt, current_user.timezone)
 
 
-@bp.app_template_filter("photo_date")
-def photo_date(dt: datetime) -> str:
-    return _local(dt).strftime("%-d %b %Y")
+def latest_photo_context() -> dict:
+    """Today's photo card: the latest photo and how many of its area there are."""
+    return {"photo_card": latest_photo_card()}
 
 
-@bp.app_template_filter("photo_time")
-def photo_time(dt: datetime) -> str:
-    return _local(dt).strftime("%-d %b %Y, %H:%M")
-
-
-@bp.app_context_processor
-def photo_helpers() -> dict:
-    # Today's card asks for the latest photo only when it is rendered.
-    def latest_photo_card() -> dict:
-        if not current_user.is_authenticated:
-            return {"latest": None, "area_count": 0}
-        latest = service.latest_photo(current_user.id)
-        count = service.photo_count(current_user.id, latest.area) if latest else 0
-        return {"latest": latest, "area_count": count}
-
-    return {"latest_photo_card": latest_photo_card, "AREAS": AREAS, "STAGE_SCALES": service.SCALES,
-            "STAGE_ASSESSORS": service.ASSESSORS}
+def latest_photo_card() -> dict:
+    if not current_user.is_authenticated:
+        return {"latest": None, "area_count": 0}
+    latest = service.latest_photo(current_user.id)
+    count = service.photo_count(current_user.id, latest.area) if latest else 0
+    return {"latest": latest, "area_count": count}
 
 
 def _capture_context(area: str | None = None, session=None) -> dict:
@@ -379,7 +369,7 @@ def timelapse_webp():
 @login_required
 def latest():
     """Today's latest-photo card, refreshed after an upload or a delete."""
-    return render_page("photos/_latest.html")
+    return render_page("photos/_latest.html", **latest_photo_context())
 
 
 def _stages_response(status: int = 200, **form):

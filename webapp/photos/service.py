@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from webapp.clock import utcnow
+from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.faults import fault_point
 from webapp.minoxidil.service import adherence_between
 from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos import lineup
 from webapp.photos.imaging import PhotoRejected, process
-from webapp.rules import AREAS
 from webapp.storage import SweepResult, get_storage
 from webapp.web import MAX_ID
 

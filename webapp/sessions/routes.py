@@ -12,8 +12,8 @@ from flask import abort, make_response, render_template, request, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
-from webapp import rules
 from webapp.clock import local, utcnow
+from webapp.domain import rules
 from webapp.extensions import db
 from webapp.models import NeedlingSession, Symptom
 from webapp.sessions import bp, service
@@ -37,46 +37,13 @@ FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_k
 MONTH = re.compile(r"\A[0-9]{4}-[0-9]{2}\Z")
 
 
-# ---- template helpers ----------------------------------------------------------------------
+# ---- card data: each card's view model, built by the view that renders it ---------------------
 
-@bp.app_template_filter("when")
-def when(dt: datetime) -> str:
-    """A UTC instant in the user's zone: 'Tue 10 Mar, 10:30'."""
-    return local(dt, current_user.timezone).strftime("%a %-d %b, %H:%M")
-
-
-@bp.app_template_filter("day")
-def day(dt: datetime) -> str:
-    return local(dt, current_user.timezone).strftime("%a %-d %b %Y")
+def countdown_context() -> dict:
+    """The Today countdown card's data, under the name the card reads."""
+    return {"needling": needling_countdown()}
 
 
-@bp.app_template_filter("hm")
-def hm(dt: datetime) -> str:
-    return local(dt, current_user.timezone).strftime("%H:%M")
-
-
-@bp.app_template_filter("area_label")
-@bp.app_template_global("area_label")
-def area_label(key: str) -> str:
-    return rules.AREAS.get(key, key)
-
-
-@bp.app_template_filter("mm")
-def mm(value) -> str:
-    return f"{Decimal(value).normalize():f} mm"
-
-
-@bp.app_template_filter("wait")
-def wait(delta: timedelta) -> str:
-    return rules.wait_text(delta)
-
-
-@bp.app_template_filter("iso")
-def iso(dt: datetime) -> str:
-    return dt.isoformat().replace("+00:00", "Z")
-
-
-@bp.app_template_global("needling_countdown")
 def needling_countdown() -> dict:
     """Everything the countdown card shows (the Today page includes the card)."""
     symptoms = service.symptoms()
@@ -87,7 +54,11 @@ def needling_countdown() -> dict:
             "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
 
 
-@bp.app_template_global("needling_gap_rows")
+def gaps_context(**form) -> dict:
+    """The Settings waits section: one row per needle band with the chosen days."""
+    return {"gap_rows": needling_gap_rows(), **form}
+
+
 def needling_gap_rows() -> list[tuple[rules.Band, int]]:
     chosen = service.gaps()
     return [(band, rules.gap_for(band, chosen).days) for band in rules.BANDS]
@@ -256,7 +227,7 @@ def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
 @login_required
 def countdown_card():
     """The Today countdown card alone (it refreshes itself)."""
-    return make_response(render_template("today/_countdown.html"))
+    return make_response(render_template("today/_countdown.html", **countdown_context()))
 
 
 @bp.get("/why-wait")
@@ -278,11 +249,11 @@ def log_symptom():
     try:
         data = SymptomSchema().load(request.form.to_dict())
     except ValidationError as err:
-        resp = make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err)), 422)
-        return resp
+        return make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err),
+                                             **countdown_context()), 422)
     db.session.add(Symptom(user_id=current_user.id, kind=data["kind"], notes=data["notes"], started_at=utcnow()))
     db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
 
 
 @bp.post("/symptoms/<int:symptom_id>/resolve")
@@ -295,7 +266,7 @@ def resolve_symptom(symptom_id: int):
     if s.resolved_at is None:
         s.resolved_at = utcnow()
         db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html")), "session-logged")
+    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
 
 
 @bp.post("/settings/gaps")
@@ -305,13 +276,13 @@ def save_gaps():
     try:
         data = GapsSchema().load(request.form.to_dict())
     except ValidationError as err:
-        return make_response(render_template("settings/_gaps.html", gap_errors=field_errors(err),
-                                             gap_values=request.form.to_dict()), 422)
+        return make_response(render_template("settings/_gaps.html", **gaps_context(
+            gap_errors=field_errors(err), gap_values=request.form.to_dict())), 422)
     service.save_gaps(data)
-    return hx_trigger(make_response(render_template("settings/_gaps.html", gap_saved=True)), "session-logged")
+    resp = make_response(render_template("settings/_gaps.html", **gaps_context(gap_saved=True)))
+    return hx_trigger(resp, "session-logged")
 
 
-@bp.app_template_global("health_profile_values")
 def health_profile_values() -> dict:
     """The Settings health profile form, filled from what is stored."""
     p = service.health_profile()
@@ -335,7 +306,8 @@ def save_health():
         return make_response(render_template("settings/_health.html", health_errors=field_errors(err),
                                              health_values=values), 422)
     service.save_health_profile(data)
-    return make_response(render_template("settings/_health.html", health_saved=True))
+    return make_response(render_template("settings/_health.html", health_saved=True,
+                                         health_values=health_profile_values()))
 
 
 # ---- history -----------------------------------------------------------------------------------

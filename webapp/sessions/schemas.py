@@ -9,20 +9,11 @@ from zoneinfo import ZoneInfo
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate
 
-from webapp.rules import AREAS, BANDS, MAX_NEEDLE_MM, check_gap
+from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, check_gap
+from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
 from webapp.schemas import CLIENT_ID as ID_PATTERN
 from webapp.schemas import REQUIRED, FormSchema
 
-LOCATIONS = {"home": "At home", "clinic": "At a clinic"}
-DEVICE_KINDS = {"roller": "Roller", "stamp": "Stamp", "pen": "Pen"}
-REACTIONS = {"none": "None", "redness": "Redness", "bleeding": "Pinpoint bleeding"}
-APPLIED = {"nothing": "Nothing", "minoxidil": "Minoxidil", "prp": "PRP", "other": "Other"}
-SYMPTOMS = {
-    "redness": "Redness lasting over 2 days",
-    "infection": "Signs of infection (swelling, pus, warmth)",
-    "pain": "Pain",
-    "irritation": "Irritation or itching",
-}
 CLIENT_ID = re.compile(ID_PATTERN)
 EARLIEST = datetime(2000, 1, 1)
 # A log records what happened: a session more than a few minutes ahead of now is refused

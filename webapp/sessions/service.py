@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from webapp import rules
 from webapp.clock import utcnow
+from webapp.domain import rules
 from webapp.extensions import db
 from webapp.models import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.web import MAX_ID  # ids past it exist nowhere; asking the database would fail
@@ -240,14 +240,15 @@ def save_session(data: dict, editing: NeedlingSession | None = None, *, zone: st
         if device is None:
             return Outcome("bad_device")
 
-    # At-home sessions with needles > 0.25 mm get a warning the user confirms (PRODUCT.md safety rules).
+    # At-home sessions with needles > 0.25 mm get a warning the user confirms (docs/rules.md,
+    # "at home" column; Dhurat 2013, Kumar 2018).
     unchanged_home = editing is not None and (editing.location, editing.needle_mm) == (
         data["location"], data["needle_mm"])
     warnings = rules.before_saving(data["needle_mm"], data["location"])
     if warnings and not data["confirm_home"] and not unchanged_home:
         return Outcome("confirm_home", warnings=warnings)
 
-    # A session before the wait is over needs an explicit override with a reason (PRODUCT.md).
+    # A session before the wait is over needs an explicit override with a reason (docs/rules.md).
     # So does one logged after the fact that would make a later session early.
     tz = editing.timezone if editing is not None else (zone or current_user.timezone)
     planned = NeedlingSession(performed_at=data["performed_at"], needle_mm=data["needle_mm"],

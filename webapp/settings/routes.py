@@ -30,24 +30,11 @@ from webapp.schemas import (
     TokenSchema,
 )
 from webapp.settings import bp
-from webapp.web import field_errors, hx_redirect, render_page
-
-
-def _page(status: int = 200, **context):
-    context.setdefault("errors", {})
-    context.setdefault("values", {"timezone": current_user.timezone})
-    context.setdefault("tokens", _tokens())
-    context.setdefault("passkey_list", _passkey_list())
-    context.setdefault("device_list", _devices())
-    context.setdefault("email_sending", mail.smtp_configured())
-    return render_page("settings/page.html", status=status, **context)
-
-
-def _tokens() -> list[ApiToken]:
-    return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
-    ))
+from webapp.settings.page import devices_list as _devices
+from webapp.settings.page import passkey_list as _passkey_list
+from webapp.settings.page import render as _page
+from webapp.settings.page import tokens as _tokens
+from webapp.web import field_errors, hx_redirect
 
 
 def _tokens_section(status: int = 200, **context):
@@ -164,9 +151,6 @@ def _passkeys_section(status: int = 200, **context):
     return _page(status, **context)
 
 
-def _passkey_list():
-    return passkeys.user_passkeys(current_user)
-
 
 @bp.post("/settings/passkeys/options")
 @login_required
@@ -267,10 +251,6 @@ def resend_confirmation():
 
 
 # ---- signed-in devices ------------------------------------------------------------------------
-
-def _devices() -> list:
-    this = current_login_session()
-    return devices.signed_in_devices(current_user, this.id if this else None, utcnow())
 
 
 def _devices_section(status: int = 200, **context):

@@ -19,16 +19,8 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-# Scalp areas, in the order the forms show them. Healing is local: a wait
-# applies to the areas treated in that session.
-AREAS: dict[str, str] = {
-    "hairline_left": "Left temple",
-    "hairline_right": "Right temple",
-    "frontal": "Frontal",
-    "mid_scalp": "Mid-scalp",
-    "crown": "Crown",
-    "part_line": "Part line",
-}
+# Scalp areas (the vocabulary): healing is local, a wait applies to the areas treated.
+from webapp.domain.vocabulary import AREAS as AREAS
 
 STANDARD_NEEDLE_MM: tuple[Decimal, ...] = tuple(
     Decimal(v) for v in ("0.2", "0.25", "0.3", "0.5", "0.75", "1.0", "1.5", "2.0", "2.5")

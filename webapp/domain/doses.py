@@ -2,7 +2,7 @@
 
 No Flask, no database, no clock of its own: callers pass ``now`` (aware UTC).
 
-The rules, from the minoxidil OTC label and PRODUCT.md ("Minoxidil"):
+The rules, from the minoxidil OTC label (docs/rules.md, "Minoxidil"):
 - Each scheduled time in the user's zone is a slot. A dose counts for the slot
   it belongs to: a late dose is credited to its own slot, and a dose after
   midnight never uses up the next day's slot (a slot can be logged at the
@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from webapp.rules import band_for
+from webapp.domain.rules import band_for
 
 # A dose may be logged this long before its slot (getting ready for work at 07:30).
 EARLY = timedelta(minutes=60)
@@ -43,7 +43,7 @@ SENDER_GRACE = timedelta(minutes=2)
 SCORE_HALF_LIFE_DAYS = 7
 
 PRODUCTS: dict[str, tuple[str, str]] = {
-    # key: (label, default amount). Amounts from the product labels (PRODUCT.md).
+    # key: (label, default amount). Amounts from the product labels (minoxidil OTC label; docs/rules.md).
     "solution_5": ("5% solution", "1 mL"),
     "foam_5": ("5% foam", "Half a capful"),
     "solution_2": ("2% solution", "1 mL"),
@@ -280,7 +280,7 @@ def build_slots(versions: Sequence[Regimen], tz: str, start: datetime, end: date
 
 def skip_from(slot: Slot) -> datetime:
     """From this instant on, the label's "skip it, never double up" applies: more than
-    half the gap to the next slot has passed (PRODUCT.md "near"; minoxidil OTC label)."""
+    half the gap to the next slot has passed (minoxidil OTC label: "near"; docs/rules.md)."""
     return slot.at + (slot.next_at - slot.at) / 2
 
 

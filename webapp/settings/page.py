@@ -1,0 +1,52 @@
+"""The whole Settings page: every section's data, built once and handed to the page's includes.
+
+Features whose plain (non-htmx) form post answers with the whole page call ``render``.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp import mail
+from webapp.auth import devices, passkeys
+from webapp.auth.signin import current_login_session
+from webapp.clock import utcnow
+from webapp.extensions import db
+from webapp.models import ApiToken
+from webapp.web import render_page
+
+
+def render(status: int = 200, **context):
+    context.setdefault("errors", {})
+    context.setdefault("values", {"timezone": current_user.timezone})
+    context.setdefault("tokens", tokens())
+    context.setdefault("passkey_list", passkey_list())
+    context.setdefault("device_list", devices_list())
+    context.setdefault("email_sending", mail.smtp_configured())
+    # Each feature's sections, built by the feature's view and handed to the page's includes.
+    from webapp.dataio.routes import data_card_context
+    from webapp.minoxidil.routes import settings_context
+    from webapp.sessions.routes import gaps_context, health_profile_values
+
+    # A plain form post that made a new calendar address hands its arguments over in g.
+    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(), **data_card_context())
+    context.setdefault("health_values", health_profile_values())
+    return render_page("settings/page.html", status=status, **context)
+
+
+def tokens() -> list[ApiToken]:
+    return list(db.session.scalars(
+        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ))
+
+
+def passkey_list():
+    return passkeys.user_passkeys(current_user)
+
+
+def devices_list() -> list:
+    this = current_login_session()
+    return devices.signed_in_devices(current_user, this.id if this else None, utcnow())
