@@ -18,7 +18,7 @@ def test_sign_out_everywhere_else_ends_the_other_phones_session(page: Page, brow
 
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("button", name="Sign out everywhere else").click()
-    expect(page.locator("#account .saved")).to_have_text("Signed out on 1 other browser. This one stays signed in.")
+    expect(page.locator("#devices .saved")).to_have_text("Signed out on 1 other browser. This one stays signed in.")
     check_page(page, "settings-signed-out-others")
 
     # The lost phone's next tap lands on the login page; this phone stays signed in.
