@@ -9,11 +9,16 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from e2e.support import LiveClock, LiveServer, chromium_executable
 from tests.support import photo_storage_config
 from webapp import assets, create_app
+
+# A phone waits for the page as long as a person would: 5 s (Playwright's default) was too short
+# for a save on a loaded 2-core machine running the live server, the browser and the tests.
+expect.set_options(timeout=10_000)
 
 DEVICES = ("Pixel 7", "iPhone 14")
 
