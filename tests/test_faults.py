@@ -310,6 +310,7 @@ def test_two_clocks_share_due_reminders_and_one_killed_mid_pass_loses_none_and_d
                                                                                           monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     push = MockPushService()
+    procs.env["PUSH_ALLOW_HOSTS_FOR_TESTS"] = push.host  # the clock processes may reach the mock service
     try:
         # 60 people, each with one dose a day that fell due two minutes ago (real clock: the
         # clock processes read it), each with one phone.
@@ -361,6 +362,7 @@ def test_two_clocks_share_due_reminders_and_one_killed_mid_pass_loses_none_and_d
 def test_two_clocks_running_together_send_each_reminder_once(app, procs, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     push = MockPushService(delay=0.02)
+    procs.env["PUSH_ALLOW_HOSTS_FOR_TESTS"] = push.host  # the clock processes may reach the mock service
     try:
         now = datetime.fromtimestamp(time.time(), UTC).replace(second=0, microsecond=0)
         due = local(now - timedelta(minutes=2), "Europe/Berlin")
