@@ -11,7 +11,7 @@ from webapp import mail
 from webapp.auth import attempts, bp, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
-from webapp.auth.signin import sign_in, sign_out
+from webapp.auth.signin import ENDED_KEY, sign_in, sign_out
 from webapp.clock import utcnow
 from webapp.extensions import db, limiter
 from webapp.models import User
@@ -132,8 +132,9 @@ def login():
                     attempts.clear(data["email"])
                     sign_in(user)
                     return hx_redirect(safe_next(request.args.get("next"), url_for("today.index")))
+    ended = "ended" in request.args or bool(session.pop(ENDED_KEY, None))
     return render_page("auth/login.html", status=status if errors else 200,
-                       values=values, errors=errors)
+                       values=values, errors=errors, ended=ended)
 
 
 @bp.post("/logout")

@@ -39,6 +39,10 @@ def current_login_session() -> LoginSession | None:
     return g.get("login_session")
 
 
+# Set when a cookie named an ended session: the login page then says this device was signed out.
+ENDED_KEY = "signed_out_elsewhere"
+
+
 def load_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the cookie's user, only while its login session is live."""
     from webapp.web import id_param
@@ -51,6 +55,8 @@ def load_user(user_id: str) -> User | None:
         # Signed out from elsewhere (or by a reset): forget the cookie, and have this answer clear
         # the pages this browser kept for the account (see mark_ended_session).
         session.clear()
+        # Kept until the login page shows it, whatever redirect comes first (a release reload).
+        session[ENDED_KEY] = 1
         g.login_session_ended = True
         return None
     sessions_service.touch(row, utcnow())
