@@ -112,43 +112,35 @@ def judge(alignment: Alignment, max_scale_change: float = MAX_SCALE_CHANGE,
 # ---- reading ----------------------------------------------------------------------------
 
 
-def gray(data: bytes, side: int = WORK_SIDE) -> np.ndarray:
-    """A grey copy of a JPEG (or any Pillow-readable image) whose long side is at most ``side``.
-
-    JPEGs are decoded at 1/2, 1/4 or 1/8 straight from the DCT when that still leaves at
-    least ``side`` px, so a 12 MP photo never sits in memory at full size.
-    """
+def _decode(data: bytes, side: int, full: int, reduced: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """Decode with OpenCV, JPEGs at 1/8, 1/4 or 1/2 straight from the DCT when that still leaves at
+    least ``side`` px, so a 12 MP photo never sits in memory at full size."""
     with Image.open(io.BytesIO(data)) as probe:
         long_side = max(probe.size)
         is_jpeg = probe.format == "JPEG"
-    flag = cv2.IMREAD_GRAYSCALE
+    flag = full
     if is_jpeg:
-        for factor, reduced in ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
-                                (2, cv2.IMREAD_REDUCED_GRAYSCALE_2)):
+        for factor, reduced_flag in reduced:
             if long_side / factor >= side:
-                flag = reduced
+                flag = reduced_flag
                 break
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if img is None:
         raise ValueError("unreadable image")
-    return fit(img, side)
+    return img
+
+
+def gray(data: bytes, side: int = WORK_SIDE) -> np.ndarray:
+    """A grey copy of a JPEG (or any Pillow-readable image) whose long side is at most ``side``."""
+    return fit(_decode(data, side, cv2.IMREAD_GRAYSCALE,
+                       ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+                        (2, cv2.IMREAD_REDUCED_GRAYSCALE_2))), side)
 
 
 def color(data: bytes, side: int) -> np.ndarray:
     """An RGB copy (uint8) whose long side is at least ``side`` where the file allows, decoded reduced."""
-    with Image.open(io.BytesIO(data)) as probe:
-        long_side = max(probe.size)
-        is_jpeg = probe.format == "JPEG"
-    flag = cv2.IMREAD_COLOR
-    if is_jpeg:
-        for factor, reduced in ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4),
-                                (2, cv2.IMREAD_REDUCED_COLOR_2)):
-            if long_side / factor >= side:
-                flag = reduced
-                break
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
-    if img is None:
-        raise ValueError("unreadable image")
+    img = _decode(data, side, cv2.IMREAD_COLOR,
+                  ((8, cv2.IMREAD_REDUCED_COLOR_8), (4, cv2.IMREAD_REDUCED_COLOR_4), (2, cv2.IMREAD_REDUCED_COLOR_2)))
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
