@@ -11,6 +11,7 @@ from flask import Flask, Response, abort, make_response, render_template, reques
 from marshmallow import ValidationError
 
 from webapp.extensions import login_manager
+from webapp.models.owned import MAX_ID  # the largest id an integer key holds; re-exported for views
 
 
 def wants_partial() -> bool:
@@ -23,7 +24,6 @@ def render_page(template: str, status: int = 200, **context: Any) -> Response:
     return make_response(render_template(template, **context), status)
 
 
-MAX_ID = 2**31 - 1  # the largest id an integer primary key holds on PostgreSQL
 _ID = re.compile(r"[0-9]{1,10}")  # with fullmatch: ASCII digits only, the whole text
 
 

@@ -11,6 +11,7 @@ from webapp.models.minoxidil import (
     ReminderDue,
     ReminderSend,
 )
+from webapp.models.owned import MAX_ID, owned
 from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
 from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
@@ -18,4 +19,5 @@ from webapp.models.user import User
 
 __all__ = ["ApiToken", "CalendarToken", "DataJob", "Device", "DoseLog", "GapSetting", "HealthProfile",
            "LoginFailure", "LoginSession", "MinoxidilRegimen", "NeedlingSession", "Passkey", "PasskeyChallenge",
-           "Photo", "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User"]
+           "Photo", "PushSubscription", "ReminderDue", "ReminderSend", "Stage", "Symptom", "User",
+           "MAX_ID", "owned"]
