@@ -19,7 +19,6 @@ from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos import lineup
 from webapp.photos.imaging import PhotoRejected, process
 from webapp.storage import SweepResult, get_storage
-from webapp.web import MAX_ID
 
 # Changes over less than about a month are mostly light, angle and hair length,
 # so the compare view pairs photos at least this far apart by default.
@@ -33,22 +32,6 @@ SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sinclair": ("Sinclair", ("1", "2", "3", "4", "5")),
 }
 ASSESSORS = {"self": "Self", "clinician": "Clinician"}
-
-
-
-def own_photo(user_id: int, photo_id: int) -> Photo | None:
-    if not 0 < photo_id <= MAX_ID:  # no such row, and too large for the database to compare
-        return None
-    return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.user_id == user_id))
-
-
-def own_session(user_id: int, session_id: int) -> NeedlingSession | None:
-    if not 0 < session_id <= MAX_ID:
-        return None
-    return db.session.scalar(select(NeedlingSession).where(
-        NeedlingSession.id == session_id, NeedlingSession.user_id == user_id,
-        NeedlingSession.deleted_at.is_(None)))
-
 
 def recent_sessions(user_id: int, limit: int = 10) -> list[NeedlingSession]:
     return list(db.session.scalars(
@@ -245,7 +228,7 @@ def default_pair(photos: list[Photo]) -> tuple[Photo, Photo] | None:
     return first, ordered[-1]
 
 
-def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
+def between_summary(user: User, start: datetime, end: datetime, now: datetime) -> dict:
     """What happened between two photos: the sessions, and minoxidil adherence.
 
     ``adherence`` is None when no dose was due in between (no routine set up);
@@ -255,9 +238,9 @@ def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
         start, end = end, start
     sessions = list(db.session.scalars(
         select(NeedlingSession)
-        .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
+        .where(NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None),
                NeedlingSession.performed_at >= start, NeedlingSession.performed_at <= end)
         .order_by(NeedlingSession.performed_at)))
-    adh = adherence_between(db.session.get(User, user_id), start, end, utcnow())
+    adh = adherence_between(user, start, end, now)
     adherence = None if adh is None else {"percent": adh.percent, "applied": adh.taken, "due": adh.counted}
     return {"sessions": sessions, "adherence": adherence}

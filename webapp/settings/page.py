@@ -13,8 +13,10 @@ from webapp import mail
 from webapp.auth import devices, passkeys
 from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
+from webapp.dataio.cards import data_card_context
 from webapp.extensions import db
 from webapp.models import ApiToken
+from webapp.sessions.cards import gaps_context, health_profile_values
 from webapp.web import render_page
 
 
@@ -26,13 +28,12 @@ def render(status: int = 200, **context):
     context.setdefault("device_list", devices_list())
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
-    from webapp.dataio.routes import data_card_context
     from webapp.minoxidil.routes import settings_context
-    from webapp.sessions.routes import gaps_context, health_profile_values
 
     # A plain form post that made a new calendar address hands its arguments over in g.
-    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(), **data_card_context())
-    context.setdefault("health_values", health_profile_values())
+    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(current_user),
+                   **data_card_context(current_user, utcnow()))
+    context.setdefault("health_values", health_profile_values(current_user))
     return render_page("settings/page.html", status=status, **context)
 
 
