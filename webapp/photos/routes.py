@@ -8,12 +8,9 @@ from datetime import datetime
 from flask import Response, abort, make_response, request, send_file, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import local, utcnow
 from webapp.domain.rules import AREAS
-from webapp.extensions import db
 from webapp.models import NeedlingSession, Photo, Stage, owned
 from webapp.photos import bp, lineup, service
 from webapp.photos.cards import latest_photo_context
@@ -131,7 +128,7 @@ def upload():
     try:
         photo, created = service.save_upload(user_id=current_user.id, client_id=data["client_id"],
                                              area=data["area"], session_id=session_id, data=raw,
-                                             tz=current_user.timezone)
+                                             tz=current_user.timezone, now=utcnow())
     except PhotoRejected as rejected:
         return _upload_error(rejected.message, rejected.status)
     if not request.htmx:
@@ -377,16 +374,9 @@ def add_stage():
         data = StageSchema().load(form)
     except ValidationError as err:
         return _stages_response(422, errors=field_errors(err), values=form)
-    uid = current_user.id
     if data["photo_id"] is not None:
         _owned(data["photo_id"])
-    exists = db.session.scalar(select(Stage).where(Stage.user_id == uid, Stage.client_id == data["client_id"]))
-    if exists is None:
-        db.session.add(Stage(user_id=uid, **data))
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same form sent twice at once: one stage
-            db.session.rollback()
+    service.add_stage(current_user, data)
     resp = _stages_response()
     return hx_trigger(resp, "stage-recorded")
 
@@ -395,7 +385,5 @@ def add_stage():
 @login_required
 def delete_stage(stage_id: int):
     """Remove a recorded stage."""
-    stage = or_404(owned(Stage, current_user, stage_id))
-    db.session.delete(stage)
-    db.session.commit()
+    service.delete_stage(or_404(owned(Stage, current_user, stage_id)))
     return _stages_response()

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from webapp.clock import utcnow
 from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.faults import fault_point
@@ -131,8 +130,11 @@ def stages_of(user_id: int) -> list[Stage]:
 
 
 def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | None,
-                data: bytes, tz: str) -> tuple[Photo, bool]:
+                data: bytes, tz: str, now: datetime) -> tuple[Photo, bool]:
     """Store a processed photo; returns (photo, created). A repeated client_id returns the first photo.
+
+    ``session_id`` is one of the user's sessions (the view checked it with ``owned``). A photo whose
+    camera says it was taken more than a day after ``now`` is dated ``now``.
 
     Files are staged under temporary names, the row is committed, then the files
     are published; any failure on the way removes the files and the row.
@@ -144,7 +146,6 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
         limit_mb = current_app.config["PHOTO_MAX_BYTES"] // (1024 * 1024)
         raise PhotoRejected(f"That photo is over {limit_mb} MB. Choose a smaller one and try again.", 413)
     processed = process(data, tz)
-    now = utcnow()
     taken_at = processed.taken_at if processed.taken_at and processed.taken_at <= now + timedelta(days=1) else now
 
     storage = get_storage()
@@ -195,6 +196,24 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
     return photo, True
 
 
+def add_stage(user: User, data: dict) -> None:
+    """Record a stage (a validated StageSchema load; its photo is the user's, checked by the view).
+    The same form sent twice, one after the other or at once, records one stage."""
+    exists = db.session.scalar(select(Stage).where(Stage.user_id == user.id, Stage.client_id == data["client_id"]))
+    if exists is not None:
+        return
+    db.session.add(Stage(user_id=user.id, **data))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same form sent twice at once: one stage
+        db.session.rollback()
+
+
+def delete_stage(stage: Stage) -> None:
+    db.session.delete(stage)
+    db.session.commit()
+
+
 def delete_photo(photo: Photo) -> None:
     """Remove the row and every file of the photo; stages that pointed at it keep their record."""
     keys = (photo.original_key, photo.display_key, photo.thumb_key)
@@ -205,14 +224,14 @@ def delete_photo(photo: Photo) -> None:
         storage.delete(key)
 
 
-def sweep_files(min_age: float) -> SweepResult:
+def sweep_files(min_age: float, now: datetime) -> SweepResult:
     """Clean the photo folder after a crash: see LocalStorage.sweep."""
     referenced: set[str] = set()
     for row in db.session.execute(select(Photo.original_key, Photo.display_key, Photo.thumb_key)):
         referenced.update(row)
     from webapp.dataio.jobs import referenced_files  # background jobs keep their upload or ZIP there too
 
-    referenced |= referenced_files(utcnow())
+    referenced |= referenced_files(now)
     return get_storage().sweep(referenced, min_age)
 
 
