@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from flask import g
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp import mail
+from webapp.api import token_service
 from webapp.auth import devices, passkeys
 from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
 from webapp.dataio.cards import data_card_context
-from webapp.extensions import db
 from webapp.models import ApiToken
 from webapp.sessions.cards import gaps_context, health_profile_values
 from webapp.web import render_page
@@ -38,10 +37,7 @@ def render(status: int = 200, **context):
 
 
 def tokens() -> list[ApiToken]:
-    return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
-    ))
+    return token_service.live_tokens(current_user)
 
 
 def passkey_list():

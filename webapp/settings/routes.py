@@ -10,6 +10,7 @@ from marshmallow import ValidationError
 
 from webapp import mail
 from webapp.account import delete_user_data
+from webapp.api import token_service
 from webapp.auth import devices, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
@@ -120,9 +121,7 @@ def create_token():
         data = TokenSchema().load(request.form.to_dict())
     except ValidationError as err:
         return _tokens_section(422, errors=field_errors(err), token_name=request.form.get("name", ""))
-    row, token = ApiToken.issue(current_user.id, data["name"])
-    db.session.add(row)
-    db.session.commit()
+    row, token = token_service.issue(current_user, data["name"])
     return _tokens_section(new_token=token, new_token_name=row.name)
 
 
@@ -130,9 +129,8 @@ def create_token():
 @login_required
 def revoke_token(token_id: int):
     """Revoke a token: it stops working at once."""
-    row = or_404(owned(ApiToken, current_user, token_id, ApiToken.revoked_at.is_(None)))
-    row.revoked_at = utcnow()
-    db.session.commit()
+    row = or_404(owned(ApiToken, current_user, token_id, token_service.LIVE))
+    token_service.revoke(row, utcnow())
     return _tokens_section(revoked_name=row.name)
 
 
