@@ -90,14 +90,18 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 @dataclass
 class CardView:
+    """The minoxidil card, as the Today card, /minoxidil and the API's status all show it."""
+
     regimen: MinoxidilRegimen | None
     today: list[d.Slot]
-    due: d.Slot | None  # the slot one tap on Applied is for (or the one to skip)
+    due: d.Slot | None  # the slot one tap on Applied is for (or the open one to skip)
+    tap_slot: d.Slot | None  # the slot a tap now is credited to (d.due_slot): never one to skip
     choices: list[d.Slot]  # two or more slots a tap could be for: the user chooses
     next_slot: d.Slot | None
     held_upcoming: list[d.Slot]
     just_logged: DoseLog | None
     adherence_7: d.Adherence
+    adherence_30: d.Adherence
     skip_advised: bool
     due_count: int
     now_local: datetime
@@ -107,25 +111,27 @@ class CardView:
         return bool(self.regimen and self.regimen.paused)
 
 
-def card_view(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
+def card(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
+    """The user's minoxidil card at ``now``: the due and next doses, holds ahead, adherence."""
     rows = regimen_rows(user.id)
     zone = ZoneInfo(user.timezone)
     today = now.astimezone(zone).date()
-    start = min(local_midnight(today, user.timezone), now - timedelta(days=8))
+    start = min(local_midnight(today, user.timezone), now - timedelta(days=31))  # 30 days of adherence
     end = now + timedelta(days=3)
     slots = slots_for(user, start, end, now, rows)
     choices = d.tap_candidates(slots, now)
     # One candidate: the big Applied button; none: perhaps the open slot to skip.
-    due = choices[0] if len(choices) == 1 else (None if choices else d.open_slot(slots, now))
+    tap_slot = choices[0] if len(choices) == 1 else None
+    due = tap_slot if choices else d.open_slot(slots, now)
     future = [s for s in slots if s.at > now]
     next_slot = next((s for s in future if s is not due and s.status != "held"), None)
     held_upcoming = [s for s in slots if s.status == "held" and s.next_at > now][:4]
     todays = [s for s in slots if s.local.date() == today]
     return CardView(
-        regimen=rows[-1] if rows else None, today=todays, due=due,
+        regimen=rows[-1] if rows else None, today=todays, due=due, tap_slot=tap_slot,
         choices=choices if len(choices) > 1 else [], next_slot=next_slot,
         held_upcoming=held_upcoming, just_logged=just_logged,
-        adherence_7=d.adherence(slots, now, 7),
+        adherence_7=d.adherence(slots, now, 7), adherence_30=d.adherence(slots, now, 30),
         skip_advised=bool(due and d.skip_advised(due, now)),
         due_count=1 if due is not None and due.at <= now else 0,
         now_local=now.astimezone(zone))
