@@ -177,6 +177,13 @@ def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, 
     return delivered, error
 
 
+def acknowledge(send: ReminderSend, now: datetime) -> None:
+    """A notification's button or tap reached the app: the reminders panel counts it as seen."""
+    if send.acknowledged_at is None:
+        send.acknowledged_at = now
+        db.session.commit()
+
+
 def snooze(send: ReminderSend, now: datetime) -> ReminderSend:
     """Remind the same slot again in 30 minutes (a new attempt row, picked up by the sender)."""
     attempt = (db.session.scalar(select(db.func.max(ReminderSend.attempt)).where(

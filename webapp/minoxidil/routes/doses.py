@@ -7,7 +7,6 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from webapp.clock import utcnow
-from webapp.extensions import db
 from webapp.minoxidil import service
 from webapp.minoxidil.blueprint import bp
 from webapp.minoxidil.cards import card_context, history_context
@@ -54,8 +53,7 @@ def undo_dose(dose_id: int):
     dose = owned(DoseLog, current_user, dose_id)
     if dose is None:
         abort(404)
-    db.session.delete(dose)
-    db.session.commit()
+    service.undo_dose(dose)
     from_history = request.form.get("view") == "history"
     if not request.htmx:
         return hx_redirect(url_for("minoxidil.index"))

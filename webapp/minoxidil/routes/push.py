@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from flask import jsonify, request
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from webapp.clock import utcnow
 from webapp.domain import doses as d
@@ -17,7 +16,7 @@ from webapp.minoxidil import push, service, subscriptions
 from webapp.minoxidil.blueprint import bp
 from webapp.minoxidil.cards import settings_context
 from webapp.minoxidil.routes.common import partial, settings_section
-from webapp.models import PushSubscription, ReminderSend, User, owned
+from webapp.models import ReminderSend, User, owned
 from webapp.push_endpoints import endpoint_problem
 
 WORKER_HEADER = "X-Rollwise-Worker"
@@ -59,21 +58,10 @@ def push_subscribe():
     new = _subscription(body)
     if new is None:
         return jsonify(error="That subscription is incomplete. Turn reminders off and on again."), 422
-    endpoint, keys = new["endpoint"], new
-    problem = endpoint_problem(endpoint)
+    problem = endpoint_problem(new["endpoint"])
     if problem is not None:
         return jsonify(error=problem), 422
-    sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
-    if sub is not None and sub.user_id != current_user.id:
-        db.session.delete(sub)  # the phone changed hands: the endpoint follows the signed-in user
-        db.session.flush()
-        sub = None
-    if sub is None:
-        sub = PushSubscription(user_id=current_user.id, endpoint=endpoint, created_at=utcnow())
-        db.session.add(sub)
-    sub.p256dh, sub.auth = keys["p256dh"], keys["auth"]
-    sub.user_agent = (request.headers.get("User-Agent") or "")[:300]
-    db.session.commit()
+    subscriptions.subscribe(current_user, new, request.headers.get("User-Agent") or "", utcnow())
     return jsonify(ok=True)
 
 
@@ -84,11 +72,7 @@ def push_unsubscribe():
     endpoint = _json_object().get("endpoint")
     if not isinstance(endpoint, str) or not _storable(endpoint):
         return jsonify(ok=True)  # nothing stored can match it
-    sub = db.session.scalar(select(PushSubscription).where(
-        PushSubscription.endpoint == endpoint, PushSubscription.user_id == current_user.id))
-    if sub is not None:
-        db.session.delete(sub)
-        db.session.commit()
+    subscriptions.unsubscribe(current_user, endpoint)
     return jsonify(ok=True)
 
 
@@ -144,9 +128,8 @@ def push_action():
         return jsonify(error="No such account."), 404
     now = utcnow()
     send = owned(ReminderSend, user, data.get("r"))  # the token names the user's own reminder, or none
-    if send is not None and send.acknowledged_at is None:
-        send.acknowledged_at = now
-        db.session.commit()
+    if send is not None:
+        push.acknowledge(send, now)
     if data["s"].startswith("test-") or action == "open":
         return jsonify(ok=True)
     try:

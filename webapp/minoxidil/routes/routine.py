@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import abort, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from webapp.clock import local, utcnow
-from webapp.domain import doses as d
-from webapp.extensions import db
 from webapp.minoxidil import service
 from webapp.minoxidil.blueprint import bp
 from webapp.minoxidil.cards import card_context, history_context, regimen_values
 from webapp.minoxidil.routes.common import partial, settings_section
 from webapp.minoxidil.schemas import RegimenSchema
-from webapp.models import MinoxidilRegimen
 from webapp.web import field_errors, hx_trigger, render_page
 
 # ---- pages and cards ---------------------------------------------------------------
@@ -61,42 +56,15 @@ def save_regimen():
         values = regimen_values(current_user, now, service.current_regimen(current_user.id, now))
         values.update({k: v for k, v in form.items() if k in values})
         return settings_section("minoxidil", 422, errors=field_errors(err), values=values)
-    rows = service.regimen_rows(current_user.id)
-    logged = [d.Dose(r.slot_at, r.applied_at) for r in service.dose_rows(current_user.id, now, now + timedelta(days=1))]
-    effective = d.change_effective_from(service.versions(rows), current_user.timezone, now, logged)
-    if not rows:
-        # The first regimen counts from the start of its start date, so a dose
-        # already applied this morning can be logged.
-        effective = service.local_midnight(data["start_date"], current_user.timezone)
-    paused = rows[-1].paused if rows else False
-    db.session.add(MinoxidilRegimen(
-        user_id=current_user.id, product=data["product"],
-        amount=data.get("amount") or d.PRODUCTS[data["product"]][1],
-        times=RegimenSchema.times(data), start_date=data["start_date"], paused=paused,
-        effective_from=effective, timezone=current_user.timezone, created_at=now))
-    db.session.commit()
+    service.save_regimen(current_user, now, product=data["product"], amount=data.get("amount"),
+                         times=RegimenSchema.times(data), start_date=data["start_date"])
     resp = settings_section("minoxidil", saved="regimen")
     return hx_trigger(resp, "dose-logged") if request.htmx else resp
 
 
 def _pause(paused: bool):
-    now = utcnow()
-    reg = service.current_regimen(current_user.id, now)
-    if reg is None:
-        abort(404)
-    if reg.paused != paused:
-        effective = now
-        if paused:
-            # The open slot goes on pause too, so it doesn't turn "missed" behind the user's back.
-            slots = service.slots_for(current_user, now - timedelta(days=1), now + timedelta(hours=1), now)
-            due = d.open_slot(slots, now)
-            if due is not None:
-                effective = due.at
-        db.session.add(MinoxidilRegimen(
-            user_id=current_user.id, product=reg.product, amount=reg.amount, times=list(reg.times),
-            start_date=reg.start_date, paused=paused, effective_from=max(effective, reg.effective_from),
-            timezone=current_user.timezone, created_at=now))
-        db.session.commit()
+    if service.set_paused(current_user, utcnow(), paused) is None:
+        abort(404)  # no routine to pause
     return settings_section("minoxidil", saved="paused" if paused else "resumed")
 
 
