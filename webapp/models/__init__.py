@@ -11,8 +11,8 @@ from webapp.models.minoxidil import (
     ReminderDue,
     ReminderSend,
 )
-from webapp.models.owned import MAX_ID, owned
 from webapp.models.needling import Device, GapSetting, HealthProfile, NeedlingSession, Symptom
+from webapp.models.owned import MAX_ID, owned
 from webapp.models.passkeys import Passkey, PasskeyChallenge
 from webapp.models.photos import Photo, Stage
 from webapp.models.user import User

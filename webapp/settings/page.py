@@ -27,11 +27,12 @@ def render(status: int = 200, **context):
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
     from webapp.dataio.routes import data_card_context
-    from webapp.minoxidil.routes import settings_context
+    from webapp.minoxidil.cards import settings_context
     from webapp.sessions.routes import gaps_context, health_profile_values
 
     # A plain form post that made a new calendar address hands its arguments over in g.
-    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(), **data_card_context())
+    context.update(settings_context(current_user, utcnow(), **g.get("minoxidil_settings_kw", {})), **gaps_context(),
+                   **data_card_context())
     context.setdefault("health_values", health_profile_values())
     return render_page("settings/page.html", status=status, **context)
 

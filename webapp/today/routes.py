@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from webapp.clock import local, utcnow
 from webapp.minoxidil import service as mx
-from webapp.minoxidil.routes import card_context
+from webapp.minoxidil.cards import card_context
 from webapp.photos.routes import latest_photo_context
 from webapp.schemas import TimezoneSchema
 from webapp.sessions.routes import countdown_context
@@ -22,7 +22,7 @@ def index():
     """Today's cards: countdown, minoxidil, latest photo."""
     now = local(utcnow(), current_user.timezone)
     return render_page("today/page.html", today_label=now.strftime("%A %-d %B"),
-                       **countdown_context(), **card_context(), **latest_photo_context())
+                       **countdown_context(), **card_context(current_user, utcnow()), **latest_photo_context())
 
 
 def _zone_card(zone: str, status: int = 200, error: str | None = None):
