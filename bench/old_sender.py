@@ -15,8 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import utcnow
 from webapp.domain import doses as d
 from webapp.extensions import db
+from webapp.minoxidil.push import CLAIM_LEASE, RETRY, deliver, reminder_payload
 from webapp.models import MinoxidilRegimen, PushSubscription, ReminderSend, User
-from webapp.reminders import CLAIM_LEASE, RETRY, deliver, reminder_payload
 
 
 def fault_point(name: str) -> None:

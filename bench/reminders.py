@@ -200,7 +200,7 @@ def clock_worker(db_url: str, instance: str, offset: float, batch: int, stop, ou
     from webapp.clock import utcnow
     from webapp.extensions import db
     from webapp.minoxidil import sender
-    from webapp.reminders import vapid
+    from webapp.minoxidil.push import vapid
 
     app = make_app(db_url, instance, Clock(offset=offset))
     with app.app_context():
@@ -470,7 +470,7 @@ def main() -> None:
                "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version()}
     try:
         with app.app_context():
-            from webapp.reminders import vapid
+            from webapp.minoxidil.push import vapid
 
             vapid(app)
             db.drop_all()

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from tests.support import built_app
+from tests.support import built_app, htmx
 from webapp.extensions import db
 from webapp.minoxidil import service as mx_service
 from webapp.models import ApiToken, DoseLog, NeedlingSession, Symptom
@@ -113,6 +113,24 @@ def test_status_is_paused_by_an_open_symptom(api, user, clock):
     assert needling["state"] == "paused" and needling["paused"]
     assert needling["paused_by"][0]["kind"] == "redness"
     assert not needling["areas"]["crown"]["ready"]
+
+
+def test_status_and_the_card_show_the_same_doses(api, auth_client, user, clock):
+    """The API serialises the card's own answer (minoxidil.service.card): the dose the card's
+    Applied button logs is the API's due dose, and after it the card's next dose is the API's."""
+    assert auth_client.post("/settings/minoxidil", data=REGIMEN).status_code in (200, 303)
+    clock.set(datetime(2026, 3, 12, 7, 30, tzinfo=UTC))  # 08:30 in Berlin: the morning dose is due
+    card = auth_client.get("/minoxidil/card", headers=htmx()).get_data(as_text=True)
+    due = api.get("/api/v1/status").get_json()["minoxidil"]["due"]
+    assert f'name="slot" value="{due["slot"]}"' in card and "Morning dose" in card
+    resp = auth_client.post("/minoxidil/doses", data={"client_id": str(uuid.uuid4())}, headers=htmx())
+    assert resp.status_code == 200
+    status = api.get("/api/v1/status").get_json()["minoxidil"]
+    card = auth_client.get("/minoxidil/card", headers=htmx()).get_data(as_text=True)
+    assert status["due"] is None and 'class="mx-due"' not in card
+    nxt = datetime.fromisoformat(status["next"]["local"])
+    assert nxt.strftime("%H:%M") == "20:00" and "Next dose" in card and "20:00" in card
+    assert status["adherence"]["7d"]["taken"] == 1
 
 
 # ---- logging a session ---------------------------------------------------------------------------

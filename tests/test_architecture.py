@@ -5,7 +5,9 @@
 - Models import no feature package.
 - Services read neither the request nor the signed-in user, and never answer HTTP themselves.
 - No module reaches into another package's private functions or another blueprint's routes
-  (views may use another feature's public view-model builders).
+  (views may use another feature's public view-model builders); a service or a view-model
+  builder imports no view module at all (a feature's views: routes.py, or a routes/ package).
+- No import cycle runs through the minoxidil package, counting imports inside functions.
 
 See docs/architecture.md for the picture.
 """
@@ -125,7 +127,7 @@ def test_models_import_no_feature_package(path):
 # ---- services do not speak HTTP ---------------------------------------------------------------
 
 def _services() -> list[Path]:
-    """Services, and the card view-model builders next to them (cards.py): both take the user and now."""
+    """Services, and the view-model builders next to them (cards.py): both take (user, now)."""
     return [p for p in _py("**/*.py") if p.name in {"service.py", "cards.py"} or p.name.endswith("_service.py")]
 
 
@@ -203,13 +205,6 @@ def _hand_written_ownership_checks(path: Path) -> list[tuple[int, str]]:
     return sorted(set(found))
 
 
-# Not moved to owned() yet: the minoxidil package and the reminder sender, being split on another
-# branch (issue 13). Once that lands with owned() the lead empties this tuple. Like NOT_YET was, it
-# must match: while it names them they must still hold a hand-written check, so the exemption
-# cannot outlive its reason, and nothing outside it may hold one.
-OWNERSHIP_NOT_YET = ("webapp/minoxidil/", "webapp/reminders.py")
-
-
 def test_rows_are_loaded_for_their_owner_in_one_place():
     found = {}
     for path in _py("**/*.py"):
@@ -217,13 +212,9 @@ def test_rows_are_loaded_for_their_owner_in_one_place():
             continue
         if hits := _hand_written_ownership_checks(path):
             found[_rel(path)] = hits
-    exempt = {path for path in found if OWNERSHIP_NOT_YET and path.startswith(OWNERSHIP_NOT_YET)}
-    rest = {path: hits for path, hits in found.items() if path not in exempt}
-    assert rest == {}, (
+    assert found == {}, (
         "load a row by id for a user with webapp.models.owned(Model, user, id, *criteria) and let the "
-        f"view turn None into 404 (the Flask tutorial's get_post). Hand-written checks: {rest}")
-    assert bool(exempt) == bool(OWNERSHIP_NOT_YET), (
-        "nothing in OWNERSHIP_NOT_YET checks owners by hand any more: empty it")
+        f"view turn None into 404 (the Flask tutorial's get_post). Hand-written checks: {found}")
 
 
 def test_the_ownership_check_sees_both_ways_of_writing_it(tmp_path):
@@ -252,6 +243,11 @@ def _package(path: Path) -> str:
     return parts[0] if len(parts) > 1 else path.stem
 
 
+def _is_view_module(module: str) -> bool:
+    """A feature's views: webapp.<feature>.routes, or any module of a webapp.<feature>.routes package."""
+    return module.startswith("webapp.") and "routes" in module.split(".")[1:]
+
+
 def test_no_module_imports_another_packages_private_functions_or_a_blueprints_routes_from_a_service():
     bad = []
     services = set(_services())
@@ -259,10 +255,108 @@ def test_no_module_imports_another_packages_private_functions_or_a_blueprints_ro
         mine = _package(path)
         for module, name, line in _imports(path):
             parts = module.split(".")
-            if parts[0] != "webapp" or len(parts) < 2 or parts[1] == mine:
+            if parts[0] != "webapp" or len(parts) < 2:
+                continue
+            if path in services and (_is_view_module(module) or (name and _is_view_module(f"{module}.{name}"))):
+                bad.append((_rel(path), line, module))  # a service never imports a view, its own feature's neither
+            if parts[1] == mine:
                 continue
             if name and name.startswith("_"):
                 bad.append((_rel(path), line, f"{module}.{name}"))
-            if parts[-1] == "routes" and path in services:
-                bad.append((_rel(path), line, module))
     assert not bad, bad
+
+
+def test_the_routes_notion_knows_a_routes_package():
+    assert _is_view_module("webapp.minoxidil.routes.push") and _is_view_module("webapp.today.routes")
+    assert not _is_view_module("webapp.minoxidil.push") and not _is_view_module("webapp.minoxidil.cards")
+    assert (WEBAPP / "minoxidil" / "cards.py") in _services()
+
+
+# ---- no import cycles through minoxidil ---------------------------------------------------------
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """webapp module -> the webapp modules it imports, at the top or inside a function.
+
+    ``from webapp.x import y`` counts as importing the module webapp.x.y when there is one, else
+    webapp.x; relative imports are resolved. (A parent package's __init__ is not counted: Python
+    runs it first, but every submodule would then be in a cycle with its package.)"""
+    paths = {_module_name(p): p for p in _py("**/*.py")}
+
+    def resolve(module: str) -> str | None:
+        while module and module not in paths:
+            module = module.rpartition(".")[0]
+        return module or None
+
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                edges |= {resolve(a.name) for a in node.names if a.name.startswith("webapp")}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package
+                    for _ in range(node.level - 1):
+                        anchor = anchor.rpartition(".")[0]
+                    base = f"{anchor}.{base}" if base else anchor
+                if base == "webapp" or base.startswith("webapp."):
+                    edges |= {resolve(f"{base}.{a.name}") if f"{base}.{a.name}" in paths else resolve(base)
+                              for a in node.names}
+        graph[name] = {e for e in edges if e is not None and e != name}
+    return graph
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str) -> list[str] | None:
+    """An import path from ``start`` back to itself, or None."""
+    parent: dict[str, str] = {}
+    todo = [start]
+    while todo:
+        node = todo.pop()
+        for nxt in sorted(graph.get(node, ())):
+            if nxt == start:
+                path = [node]
+                while path[-1] != start:
+                    path.append(parent[path[-1]])
+                return [start, *reversed(path[:-1]), start] if node != start else [start, start]
+            if nxt not in parent:
+                parent[nxt] = node
+                todo.append(nxt)
+    return None
+
+
+def test_the_import_graph_sees_function_level_and_relative_imports():
+    graph = _import_graph()
+    assert "webapp.minoxidil.push" in graph["webapp.minoxidil.sender"]
+    assert "webapp.minoxidil.push" in graph["webapp.doctor"]  # imported inside a function
+    assert "webapp.minoxidil.cards" in graph["webapp.settings.page"]  # likewise
+    assert _cycle_through({"a": {"b"}, "b": {"c"}, "c": {"a"}}, "a") == ["a", "b", "c", "a"]
+    assert _cycle_through({"a": {"b"}, "b": {"c"}, "c": set()}, "a") is None
+
+
+def test_no_import_cycle_runs_through_minoxidil():
+    """Push sending, the sender, the views and the services import one way only (views -> cards ->
+    service; cli -> sender -> push), so none of them has to import another inside a function to
+    dodge a cycle. Other packages' cycles (a blueprint and its routes) are theirs to break."""
+    graph = _import_graph()
+    mine = sorted(m for m in graph if m == "webapp.minoxidil" or m.startswith("webapp.minoxidil."))
+    assert len(mine) >= 10
+    cycles = [c for c in (_cycle_through(graph, m) for m in mine) if c]
+    assert not cycles, f"import cycles through minoxidil: {cycles}"
+
+
+def test_minoxidil_modules_import_each_other_at_the_top_only():
+    late = []
+    for path in _py("minoxidil/**/*.py"):
+        for fn in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                late += [(_rel(path), n.lineno) for n in ast.walk(fn)
+                         if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith("webapp"))
+                         or isinstance(n, ast.Import) and any(a.name.startswith("webapp") for a in n.names)]
+    assert not late, f"imports of webapp modules inside functions (a hidden cycle?): {late}"

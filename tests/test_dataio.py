@@ -855,7 +855,7 @@ def test_records_from_every_channel_survive_export_then_import(app, auth_client,
                                                               clock):
     """Pages, the API (source "api"), a notification's Applied button, backfill and an import: the
     user's own untouched export is a backup that imports back in full."""
-    from webapp import reminders
+    from webapp.minoxidil import push
 
     rich_data(auth_client, clock)  # pages: sessions, devices, symptom, gaps, regimens, backfilled doses, photos
     headers = _bearer(user)
@@ -870,7 +870,7 @@ def test_records_from_every_channel_survive_export_then_import(app, auth_client,
     api_slot, push_slot = _open_slots(user, clock, 2)
     resp = api.post("/api/v1/doses", headers=headers, json={"slot": api_slot})
     assert resp.status_code == 201, resp.get_json()
-    token = reminders.action_token(user.id, push_slot, None)
+    token = push.action_token(user.id, push_slot, None)
     resp = app.test_client().post("/minoxidil/push/action", json={"token": token, "action": "applied"}, csrf=False)
     assert resp.status_code == 200, resp.get_json()
     # An import into this account: a session and a dose that came from another backup.

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support import log_in
-from webapp import create_app, reminders
+from webapp import create_app
 from webapp.keys import MissingSecrets
+from webapp.minoxidil import push
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,7 @@ def test_two_machines_with_the_same_vapid_key_give_browsers_the_same_public_key(
     monkeypatch.setenv("ROLLWISE_ENV", "production")
     a = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, instance_path=str(tmp_path / "a"))
     b = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, instance_path=str(tmp_path / "b"))
-    assert reminders.application_server_key(a) == reminders.application_server_key(b)
+    assert push.application_server_key(a) == push.application_server_key(b)
     monkeypatch.delenv("VAPID_PRIVATE_KEY")
     with pytest.raises(MissingSecrets):
         create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://"}, instance_path=str(tmp_path / "c"))
@@ -73,7 +74,7 @@ def test_rotating_the_secret_key_keeps_people_signed_in_through_the_fallbacks(ap
     log_in(client, user.email)
     old_cookie = client.get_cookie("rollwise_session").value  # as the phone holds it
     with app.test_request_context():
-        old_button = reminders.action_token(user.id, "dose-20260310T0700Z", None)
+        old_button = push.action_token(user.id, "dose-20260310T0700Z", None)
 
     def phone():
         c = app.test_client()
@@ -84,12 +85,12 @@ def test_rotating_the_secret_key_keeps_people_signed_in_through_the_fallbacks(ap
     app.config["SECRET_KEY_FALLBACKS"] = []
     assert phone().get("/").status_code in (302, 303), "without the fallback the phone is signed out"
     with app.test_request_context():
-        assert reminders.read_action_token(old_button) is None
+        assert push.read_action_token(old_button) is None
 
     app.config["SECRET_KEY_FALLBACKS"] = ["the-old-key"]
     assert phone().get("/").status_code == 200, "with it, the session signed with the old key still works"
     with app.test_request_context():
-        assert reminders.read_action_token(old_button)["u"] == user.id  # a notification already on the phone
+        assert push.read_action_token(old_button)["u"] == user.id  # a notification already on the phone
 
 
 def test_secret_key_fallbacks_come_from_the_environment(tmp_path, monkeypatch):

@@ -16,8 +16,8 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from tests.support import htmx, text_of
-from webapp import reminders
 from webapp.extensions import db
+from webapp.minoxidil import push
 from webapp.models import CalendarToken, DoseLog, MinoxidilRegimen, NeedlingSession, ReminderSend, Symptom
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -259,7 +259,7 @@ def test_push_action_applied_logs_the_slot_with_a_signed_token(app, client, user
                         due_at=berlin(2026, 3, 10, 8))
     db.session.add(send)
     db.session.commit()
-    token = reminders.action_token(user.id, "dose-20260310T0700Z", send.id)
+    token = push.action_token(user.id, "dose-20260310T0700Z", send.id)
     # The service worker posts without the session's CSRF token (a fresh client, no cookie).
     fresh = app.test_client()
     resp = fresh.post("/minoxidil/push/action", json={"token": token, "action": "applied"}, csrf=False)
@@ -276,7 +276,7 @@ def test_push_action_snooze_schedules_one_more_reminder(app, user, auth_client, 
                         due_at=berlin(2026, 3, 10, 8))
     db.session.add(send)
     db.session.commit()
-    token = reminders.action_token(user.id, "dose-20260310T0700Z", send.id)
+    token = push.action_token(user.id, "dose-20260310T0700Z", send.id)
     resp = app.test_client().post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False)
     assert resp.json["snoozed"] is True
     again = db.session.scalar(select(ReminderSend).where(ReminderSend.attempt == 1))
@@ -285,20 +285,20 @@ def test_push_action_snooze_schedules_one_more_reminder(app, user, auth_client, 
 
 def test_forged_or_foreign_push_actions_are_refused(app, user, other_user, auth_client, other_client, clock):
     set_regimen(auth_client)
-    token = reminders.action_token(user.id, "dose-20260310T0700Z", None)
+    token = push.action_token(user.id, "dose-20260310T0700Z", None)
     c = app.test_client()
     forged = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
     assert c.post("/minoxidil/push/action", json={"token": forged, "action": "applied"}, csrf=False).status_code == 403
     # A token made for another user's id with the wrong key.
     from itsdangerous import URLSafeTimedSerializer
-    fake = URLSafeTimedSerializer("not-the-key", salt=reminders.ACTION_SALT).dumps(
+    fake = URLSafeTimedSerializer("not-the-key", salt=push.ACTION_SALT).dumps(
         {"u": other_user.id, "s": "dose-20260310T0700Z", "r": None})
     assert c.post("/minoxidil/push/action", json={"token": fake, "action": "applied"}, csrf=False).status_code == 403
     # Ana's real token posted from Ben's signed-in phone: refused, nothing logged.
     resp = other_client.post("/minoxidil/push/action", json={"token": token, "action": "applied"}, csrf=False)
     assert resp.status_code == 403
     # A valid token for a slot that isn't in the schedule.
-    odd = reminders.action_token(user.id, "dose-20260310T0731Z", None)
+    odd = push.action_token(user.id, "dose-20260310T0731Z", None)
     assert c.post("/minoxidil/push/action", json={"token": odd, "action": "applied"}, csrf=False).status_code == 404
     assert c.post("/minoxidil/push/action", json={"token": token, "action": "rm -rf"}, csrf=False).status_code == 403
     assert c.post("/minoxidil/push/action", data="not json", csrf=False).status_code == 403

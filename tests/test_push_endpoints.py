@@ -149,7 +149,7 @@ def test_send_a_test_never_connects_to_an_internal_address(auth_client, user, li
 def test_the_reminder_sender_checks_each_endpoint_before_sending(app, user, listener, clock):
     from datetime import UTC, datetime
 
-    from webapp import reminders
+    from webapp.minoxidil import push, sender
     from webapp.models import MinoxidilRegimen
 
     clock.set(datetime(2026, 3, 1, tzinfo=UTC))  # the next reminder is stored as the rows are written
@@ -160,10 +160,10 @@ def test_the_reminder_sender_checks_each_endpoint_before_sending(app, user, list
                                     p256dh=KEYS["p256dh"], auth=KEYS["auth"]))
     db.session.commit()
     clock.set(datetime(2026, 3, 10, 7, 1, tzinfo=UTC))  # 08:01 in Berlin
-    reminders.run_pass()
+    sender.run_pass()
     assert listener.connections == 0
     assert "push service" in db.session.scalar(select(PushSubscription.last_error))
     # The same endpoint, allowed by the test configuration, is reached.
     app.config["PUSH_ALLOW_HOSTS_FOR_TESTS"] = [f"127.0.0.1:{listener.port}"]
-    reminders.send_test(user, clock())
+    push.send_test(user, clock())
     assert listener.connections >= 1

@@ -24,9 +24,8 @@ from py_vapid import Vapid02
 from sqlalchemy import event, func, select
 
 from tests.support import htmx, text_of
-from webapp import reminders
 from webapp.extensions import db
-from webapp.minoxidil import sender
+from webapp.minoxidil import push, sender
 from webapp.models import (
     DoseLog,
     MinoxidilRegimen,
@@ -158,13 +157,13 @@ def sends(**where):
 
 def test_due_slot_is_pushed_encrypted_with_vapid_topic_and_tag(app, clock, phone, push_service, user):
     clock.set(berlin(2026, 3, 10, 8, 1))
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     [req] = push_service.requests
     # The VAPID header: signed by the app's key, for this push service's origin.
     auth = req["headers"]["authorization"]
     assert auth.startswith("vapid t=") and Vapid02.verify(auth)
     parts = dict(p.split("=", 1) for p in auth.split(" ", 1)[1].split(","))
-    assert parts["k"] == reminders.application_server_key(app)
+    assert parts["k"] == push.application_server_key(app)
     claims = json.loads(unb64(parts["t"].split(".")[1]))
     assert claims["aud"] == push_service.url and claims["sub"].startswith("mailto:")
     assert claims["exp"] > datetime.now(UTC).timestamp()
@@ -174,13 +173,13 @@ def test_due_slot_is_pushed_encrypted_with_vapid_topic_and_tag(app, clock, phone
     payload = phone.decrypt(req)
     assert payload["tag"] == payload["slot"] == "dose-20260310T0700Z"
     assert payload["title"] == "Minoxidil: morning dose" and "08:00" in payload["body"]
-    token = reminders.read_action_token(payload["token"])
+    token = push.read_action_token(payload["token"])
     assert token["u"] == user.id and token["s"] == "dose-20260310T0700Z"
     [send] = sends()
     assert send.status == "sent" and send.sent_at == clock()
     # Exactly once: the next passes send nothing more for this slot.
     clock.advance(minutes=5)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     assert len(push_service.requests) == 1
 
 
@@ -191,7 +190,7 @@ def test_each_subscription_gets_a_fresh_vapid_claim(app, clock, phone, push_serv
                                         auth=b64(other.auth)))
         db.session.commit()
     clock.set(berlin(2026, 3, 10, 20, 0))
-    reminders.run_pass()
+    sender.run_pass()
     assert len(push_service.requests) == 2
     for req in push_service.requests:
         assert Vapid02.verify(req["headers"]["authorization"])
@@ -205,7 +204,7 @@ def test_a_logged_slot_is_never_reminded(auth_client, clock, phone, push_service
                             headers=htmx())
     assert resp.status_code == 200  # logged 30 min early for the 08:00 slot
     clock.set(berlin(2026, 3, 10, 8, 0))
-    assert reminders.run_pass() == 0 and push_service.requests == []
+    assert sender.run_pass() == 0 and push_service.requests == []
 
 
 def test_a_held_slot_is_never_reminded(clock, phone, push_service, routine):
@@ -214,19 +213,19 @@ def test_a_held_slot_is_never_reminded(clock, phone, push_service, routine):
     db.session.commit()
     for hh in (8, 20):
         clock.set(berlin(2026, 3, 10, hh, 1))
-        reminders.run_pass()
+        sender.run_pass()
     assert push_service.requests == []
     clock.set(berlin(2026, 3, 11, 8, 1))  # the hold ended at 07:00
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
 
 
 def test_after_downtime_only_what_is_still_due_no_flood(clock, phone, push_service):
     # The sender was down from before 08:00 until 19:00: the 08:00 reminder is stale (and the
     # evening dose is near), so nothing is sent; 20:00 is sent once.
     clock.set(berlin(2026, 3, 10, 19, 0))
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     clock.set(berlin(2026, 3, 10, 20, 2))
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     assert [phone.decrypt(r)["slot"] for r in push_service.requests] == ["dose-20260310T1900Z"]
 
 
@@ -241,21 +240,21 @@ def test_killed_between_claimed_and_sent_gives_exactly_one_reminder_after_restar
         raise Crash("sender killed after the claim was committed")
 
     with pytest.raises(Crash):
-        reminders.run_pass(on_claimed=die)
+        sender.run_pass(on_claimed=die)
     db.session.rollback()
     assert push_service.requests == []
     [send] = sends()
     assert send.status == "claimed"  # the claim survived the crash
     # Restarted within the lease: the claim may still be in flight elsewhere, so no second send.
     clock.advance(seconds=20)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     # After the lease: the claim is taken over and the reminder goes out, once.
     clock.advance(minutes=2)
     result = app.test_cli_runner().invoke(args=["reminders", "run", "--once"])
     assert result.exit_code == 0, result.output
     assert "sent 1 reminder(s)" in result.output
     clock.advance(minutes=5)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     assert len(push_service.requests) == 1
     assert phone.decrypt(push_service.requests[0])["slot"] == "dose-20260310T0700Z"
     [send] = sends()
@@ -273,11 +272,11 @@ def test_killed_after_delivery_before_marking_retries_under_the_same_topic(app, 
 
     monkeypatch.setattr(sender, "deliver_all", deliver_then_die)
     with pytest.raises(Crash):
-        reminders.run_pass()
+        sender.run_pass()
     db.session.rollback()
     monkeypatch.setattr(sender, "deliver_all", real)
     clock.advance(minutes=2)
-    reminders.run_pass()
+    sender.run_pass()
     # The retry carries the same Topic and tag: the phone replaces the first, it shows one reminder.
     assert len(push_service.requests) == 2
     assert {r["headers"]["topic"] for r in push_service.requests} == {"dose-20260310T0700Z"}
@@ -286,21 +285,21 @@ def test_killed_after_delivery_before_marking_retries_under_the_same_topic(app, 
 
 def test_snooze_reminds_again_in_30_minutes_unless_logged(app, clock, phone, push_service, user):
     clock.set(berlin(2026, 3, 10, 8, 0))
-    reminders.run_pass()
+    sender.run_pass()
     token = phone.decrypt(push_service.requests[0])["token"]
     c = app.test_client()
     assert c.post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False).json["snoozed"]
     clock.advance(minutes=29)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     clock.advance(minutes=1)
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     assert push_service.requests[1]["headers"]["topic"] == "dose-20260310T0700Z"
     # Applied from the second notification: no more reminders for the slot.
     token2 = phone.decrypt(push_service.requests[1])["token"]
     assert c.post("/minoxidil/push/action", json={"token": token2, "action": "snooze"}, csrf=False).status_code == 200
     assert c.post("/minoxidil/push/action", json={"token": token2, "action": "applied"}, csrf=False).status_code == 200
     clock.advance(minutes=30)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     assert len(push_service.requests) == 2
     assert {s.status for s in sends(attempt=2)} == {"skipped"}
 
@@ -311,15 +310,15 @@ def test_a_push_service_outage_is_retried_not_lost(clock, routine, push_service)
         db.session.add(PushSubscription(user_id=routine.id, endpoint=b.endpoint, p256dh=b.p256dh, auth=b64(b.auth)))
         db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     [send] = sends()
     assert send.status == "pending" and "503" in send.error
     clock.advance(minutes=5)
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     assert [r["headers"]["topic"] for r in push_service.requests] == ["dose-20260310T0700Z"] * 2
     assert sends()[0].status == "sent"
     clock.advance(minutes=10)
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
 
 
 def test_expired_subscriptions_are_dropped(clock, routine, push_service, phone):
@@ -330,7 +329,7 @@ def test_expired_subscriptions_are_dropped(clock, routine, push_service, phone):
                                             auth=b64(b.auth)))
         db.session.commit()
     clock.set(berlin(2026, 3, 10, 8, 0))
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     assert [s.endpoint for s in db.session.scalars(select(PushSubscription))] == [phone.endpoint]
 
 
@@ -351,7 +350,7 @@ def test_warning_after_three_days_of_pushes_without_acknowledgement(auth_client,
     start = berlin(2026, 3, 10, 8, 0)
     for i in range(7):
         clock.set(start + timedelta(hours=12 * i))
-        reminders.run_pass()
+        sender.run_pass()
     assert len(push_service.requests) == 7
     assert "without a single tap" in text_of(auth_client.get("/settings"))
     token = phone.decrypt(push_service.requests[-1])["token"]
@@ -361,7 +360,7 @@ def test_warning_after_three_days_of_pushes_without_acknowledgement(auth_client,
 
 def test_no_subscription_means_nothing_is_sent_and_test_says_so(auth_client, clock, routine, push_service):
     clock.set(berlin(2026, 3, 10, 8, 0))
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     resp = auth_client.post("/settings/reminders/test", headers=htmx())
     assert "Turn on reminders on this phone first" in text_of(resp)
     assert db.session.scalar(select(func.count()).select_from(ReminderSend).where(
@@ -371,11 +370,11 @@ def test_no_subscription_means_nothing_is_sent_and_test_says_so(auth_client, clo
 def test_vapid_keys_are_generated_into_instance_once(app, tmp_path):
     from pathlib import Path
 
-    key = reminders.application_server_key(app)
+    key = push.application_server_key(app)
     path = Path(app.instance_path) / "vapid_private.pem"
     assert path.exists() and oct(path.stat().st_mode & 0o777) == "0o600"
     app.extensions.pop("rollwise_vapid")
-    assert reminders.application_server_key(app) == key
+    assert push.application_server_key(app) == key
     assert len(unb64(key)) == 65  # an uncompressed P-256 point, as pushManager.subscribe wants
 
 
@@ -392,7 +391,7 @@ def test_every_two_hours_each_slot_is_reminded_once_at_its_time(app, clock, phon
     for hh in (8, 10, 12, 14):
         for minute in (0, 1, 30):
             clock.set(berlin(2026, 3, 11, hh, minute))
-            reminders.run_pass()
+            sender.run_pass()
         topics = [r["headers"]["topic"] for r in push_service.requests]
     assert topics == ["dose-20260311T0700Z", "dose-20260311T0900Z", "dose-20260311T1100Z", "dose-20260311T1300Z"]
 
@@ -400,7 +399,7 @@ def test_every_two_hours_each_slot_is_reminded_once_at_its_time(app, clock, phon
 def test_a_snooze_never_reminds_past_the_skip_point(app, clock, phone, push_service, user):
     every_two_hours(user)
     clock.set(berlin(2026, 3, 11, 8, 0))
-    reminders.run_pass()
+    sender.run_pass()
     token = phone.decrypt(push_service.requests[0])["token"]
     c = app.test_client()
     clock.set(berlin(2026, 3, 11, 8, 29))  # 08:59: still before the skip point (09:00)
@@ -408,9 +407,9 @@ def test_a_snooze_never_reminds_past_the_skip_point(app, clock, phone, push_serv
     clock.set(berlin(2026, 3, 11, 8, 45))  # 09:15 would be past it
     assert not c.post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False).json["snoozed"]
     clock.set(berlin(2026, 3, 11, 8, 59))
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     clock.set(berlin(2026, 3, 11, 9, 15))
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
 
 
 def test_applied_in_the_hour_before_a_slot_is_that_slot_and_its_reminder_is_not_sent(
@@ -421,7 +420,7 @@ def test_applied_in_the_hour_before_a_slot_is_that_slot_and_its_reminder_is_not_
     assert resp.status_code == 200
     assert db.session.scalar(select(DoseLog.slot_at)) == berlin(2026, 3, 11, 10)
     clock.set(berlin(2026, 3, 11, 10, 0))
-    assert reminders.run_pass() == 0
+    assert sender.run_pass() == 0
     assert push_service.requests == []
 
 
@@ -464,7 +463,7 @@ def test_the_next_reminder_is_stored_and_follows_every_change(auth_client, clock
 
 def test_a_snooze_moves_the_next_reminder_to_its_time(app, clock, phone, push_service, user):
     clock.set(berlin(2026, 3, 10, 8, 0))
-    assert reminders.run_pass() == 1
+    assert sender.run_pass() == 1
     assert due_row(user).due_at == berlin(2026, 3, 10, 20, 0)
     token = phone.decrypt(push_service.requests[0])["token"]
     app.test_client().post("/minoxidil/push/action", json={"token": token, "action": "snooze"}, csrf=False)
@@ -508,9 +507,9 @@ def test_a_pass_with_nothing_due_costs_the_same_few_queries_for_10_or_200_users(
         _many_users(n, clock)
         # Each user's stored next reminder was 1 March 08:00; a first pass brings them up to date.
         clock.set(berlin(2026, 3, 10, 10, 0))
-        reminders.run_pass()
+        sender.run_pass()
         clock.set(berlin(2026, 3, 10, 10, 1))
-        counts[n] = _queries_of(reminders.run_pass)
+        counts[n] = _queries_of(sender.run_pass)
     assert counts[10] == counts[190] <= 2, counts  # SELECT the due rows (none), end the transaction
 
 
@@ -519,10 +518,10 @@ def test_a_pass_costs_the_same_queries_for_5_or_100_due(app, clock, monkeypatch)
     monkeypatch.setattr(sender, "deliver_all", lambda pushes: [setattr(p, "outcome", "ok") or p for p in pushes])
     _many_users(5, clock)
     clock.set(berlin(2026, 3, 10, 8, 0))
-    few = _queries_of(reminders.run_pass)
+    few = _queries_of(sender.run_pass)
     _many_users(100, clock)
     clock.set(berlin(2026, 3, 10, 20, 0))
-    many = _queries_of(reminders.run_pass)
+    many = _queries_of(sender.run_pass)
     assert db.session.scalar(select(func.count()).select_from(ReminderSend).where(ReminderSend.status == "sent")) == 110
     assert few == many, (few, many)
 
@@ -538,9 +537,9 @@ def test_the_vapid_header_is_signed_once_per_push_service_not_per_push(app, cloc
     pool.tokens.pop(push_service.url, None)
     signed = pool.signed
     clock.set(berlin(2026, 3, 10, 8, 0))
-    reminders.run_pass()
+    sender.run_pass()
     clock.set(berlin(2026, 3, 10, 20, 0))
-    reminders.run_pass()
+    sender.run_pass()
     assert len(push_service.requests) == 8
     headers = {r["headers"]["authorization"] for r in push_service.requests}
     assert len(headers) == 1 and pool.signed == signed + 1
@@ -548,7 +547,7 @@ def test_the_vapid_header_is_signed_once_per_push_service_not_per_push(app, cloc
     # Reused only for a while: an hour later the next pass signs a fresh token.
     pool.tokens[push_service.url] = (pool.tokens[push_service.url][0], 0)
     clock.set(berlin(2026, 3, 11, 8, 0))
-    reminders.run_pass()
+    sender.run_pass()
     assert pool.signed == signed + 2
 
 
@@ -568,7 +567,7 @@ def test_a_slow_push_service_delays_none_of_the_others(app, clock, routine, push
         monkeypatch.setattr(sender.pool(), "timeout", 1.0)
         clock.set(berlin(2026, 3, 10, 8, 0))
         started = _t.monotonic()
-        assert reminders.run_pass() == 1  # the fast phone got it
+        assert sender.run_pass() == 1  # the fast phone got it
         assert _t.monotonic() - started < 2.5  # the slow one timed out after 1 s, not 3
         assert push_service.requests[0]["at"] - started < 0.5
         slow_sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == slow_phone.endpoint))

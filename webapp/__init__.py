@@ -130,13 +130,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     for bp in (auth_bp, today_bp, sessions_bp, photos_bp, settings_bp, minoxidil_bp, pwa_bp, api_bp, dataio_bp):
         app.register_blueprint(bp)
 
-    from webapp import assets, doctor, errors, jobs, keys, mail, reminders, templating, web
+    from webapp import assets, doctor, errors, jobs, keys, mail, templating, web
+    from webapp.minoxidil import cli as reminders_cli
 
     web.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     assets.init_app(app)
-    reminders.init_app(app)
+    reminders_cli.init_app(app)  # `flask reminders run`, and the next-reminder hook
     mail.init_app(app)
     keys.init_app(app)
     jobs.init_app(app)

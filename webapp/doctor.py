@@ -161,7 +161,7 @@ def check_keys(report: Report) -> None:
         problems.append(f"SECRET_KEY is {len(key)} characters; use at least 32 random ones")
     if key in cfg.get("SECRET_KEY_FALLBACKS", []):
         problems.append("SECRET_KEY is also listed in SECRET_KEY_FALLBACKS; a fallback must be an older key")
-    from webapp.reminders import application_server_key
+    from webapp.minoxidil.push import application_server_key
 
     try:
         application_server_key(current_app)

@@ -156,20 +156,16 @@ def status():
         "areas": areas,
     }
 
-    slots = mx.slots_for(user, now - timedelta(days=31), now + timedelta(days=3), now)
-    regimen = mx.current_regimen(user.id, now)
-    due = d.due_slot(slots, now)
-    upcoming = next((s for s in slots if s.at > now and s is not due and s.status != "held"), None)
-    held = [s for s in slots if s.status == "held" and s.next_at > now][:4]
+    card = mx.card(user, now)  # the same card as Today's and /minoxidil's
+    regimen = card.regimen
     minoxidil = {
         "regimen": None if regimen is None else {
             "product": regimen.product, "amount": regimen.amount, "times": list(regimen.times),
             "paused": regimen.paused},
-        "due": slot_json(due, now),
-        "next": slot_json(upcoming, now),
-        "held": [slot_json(s, now) for s in held],
-        "adherence": {"7d": adherence_json(d.adherence(slots, now, 7)),
-                      "30d": adherence_json(d.adherence(slots, now, 30))},
+        "due": slot_json(card.tap_slot, now),
+        "next": slot_json(card.next_slot, now),
+        "held": [slot_json(s, now) for s in card.held_upcoming],
+        "adherence": {"7d": adherence_json(card.adherence_7), "30d": adherence_json(card.adherence_30)},
     }
     return {"now": iso(now), "timezone": user.timezone, "needling": needling, "minoxidil": minoxidil}
 

@@ -12,7 +12,8 @@ only what is due, and concurrent Web Push sends.
 - A pass selects ``reminder_due`` rows with ``due_at <= now`` (LIMIT a batch; on PostgreSQL
   ``FOR UPDATE SKIP LOCKED`` so several clock processes share the work), claims each reminder in
   ``reminder_sends`` and moves the row a lease ahead, commits, sends, then marks and refreshes.
-  Exactly once is the claim/lease design of ``webapp.reminders``: a clock killed after its claim
+  Exactly once is the claim/lease design (``reclaim`` here, ``CLAIM_LEASE`` in
+  ``webapp.minoxidil.push``): a clock killed after its claim
   leaves the claim, which another pass takes over once the lease has run out; the Topic header
   and the notification tag are the slot, so a retry after delivery replaces, never adds.
 - Sends run on one asyncio loop with an aiohttp session per push-service origin (connections
@@ -43,6 +44,8 @@ from webapp.clock import utcnow
 from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.faults import fault_point
+from webapp.minoxidil.push import CLAIM_LEASE, PUSH_TTL, RETRY, reminder_payload, vapid, vapid_subject
+from webapp.minoxidil.service import supersede, versions
 from webapp.models import (
     DoseLog,
     MinoxidilRegimen,
@@ -53,6 +56,7 @@ from webapp.models import (
     Symptom,
     User,
 )
+from webapp.push_endpoints import EndpointRefused, check_endpoint
 
 BATCH = 500  # due rows claimed per transaction
 RECHECK = timedelta(days=2)  # no slot in sight (paused, starts later): look again then
@@ -97,8 +101,6 @@ class Plan:
 
 def load_plans(user_ids: Iterable[int], now: datetime) -> dict[int, Plan]:
     """Slots, push sends and subscriptions of many users in a fixed number of queries."""
-    from webapp.minoxidil.service import supersede, versions
-
     ids = sorted(set(user_ids))
     if not ids:
         return {}
@@ -169,8 +171,6 @@ def _waiting_due(send: ReminderSend, lease: timedelta) -> datetime:
 
 def refresh_next_reminders(user_ids: Iterable[int], now: datetime, plans: dict[int, Plan] | None = None) -> None:
     """Store each user's next reminder (or drop the row when there is none). Does not commit."""
-    from webapp.reminders import CLAIM_LEASE
-
     ids = sorted(set(user_ids))
     if not ids:
         return
@@ -412,10 +412,20 @@ def _is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+def reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
+    """Take over a pending row or a stale claim, atomically (only one sender wins)."""
+    old = send.claimed_at
+    cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]
+    cond.append(ReminderSend.claimed_at.is_(None) if old is None else ReminderSend.claimed_at == old)
+    res = db.session.execute(update(ReminderSend).where(*cond).values(status="claimed", claimed_at=now))
+    if commit:
+        db.session.commit()
+    db.session.refresh(send)
+    return res.rowcount == 1
+
+
 def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, Plan]] | None:
     """Lock and claim up to ``limit`` due users; commit the claims. None when nothing is due."""
-    from webapp.reminders import CLAIM_LEASE, reclaim
-
     q = select(ReminderDue.user_id).where(ReminderDue.due_at <= now).order_by(ReminderDue.due_at).limit(limit)
     if _is_postgres():
         q = q.with_for_update(skip_locked=True)  # other clocks skip these rows and take the next ones
@@ -460,8 +470,6 @@ def _claim(now: datetime, limit: int) -> tuple[list[int], list[Work], dict[int, 
 
 
 def _pushes(work: list[Work]) -> list[tuple[Work, list[Push]]]:
-    from webapp.reminders import reminder_payload
-
     out = []
     for w in work:
         due_count = sum(1 for s in w.plan.slots if s.status == "due")
@@ -472,9 +480,6 @@ def _pushes(work: list[Work]) -> list[tuple[Work, list[Push]]]:
 
 def deliver_all(pushes: list[Push]) -> list[Push]:
     """Send every push concurrently (tests replace this to crash right after delivery)."""
-    from webapp.push_endpoints import EndpointRefused, check_endpoint
-    from webapp.reminders import PUSH_TTL, vapid, vapid_subject
-
     # Only the browsers' push services, never an inside address: checked again right before
     # sending (DNS answers change), once per push-service origin and pass.
     refused: dict[str, str | None] = {}
@@ -496,8 +501,6 @@ def deliver_all(pushes: list[Push]) -> list[Push]:
 
 
 def _mark(ids: list[int], jobs: list[tuple[Work, list[Push]]], plans: dict[int, Plan], now: datetime) -> int:
-    from webapp.reminders import RETRY
-
     sent = 0
     gone: set[int] = set()
     subs = {s.id: s for w, _ in jobs for s in w.plan.subs}

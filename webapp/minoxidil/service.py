@@ -90,14 +90,18 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 @dataclass
 class CardView:
+    """The minoxidil card, as the Today card, /minoxidil and the API's status all show it."""
+
     regimen: MinoxidilRegimen | None
     today: list[d.Slot]
-    due: d.Slot | None  # the slot one tap on Applied is for (or the one to skip)
+    due: d.Slot | None  # the slot one tap on Applied is for (or the open one to skip)
+    tap_slot: d.Slot | None  # the slot a tap now is credited to (d.due_slot): never one to skip
     choices: list[d.Slot]  # two or more slots a tap could be for: the user chooses
     next_slot: d.Slot | None
     held_upcoming: list[d.Slot]
     just_logged: DoseLog | None
     adherence_7: d.Adherence
+    adherence_30: d.Adherence
     skip_advised: bool
     due_count: int
     now_local: datetime
@@ -107,25 +111,27 @@ class CardView:
         return bool(self.regimen and self.regimen.paused)
 
 
-def card_view(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
+def card(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
+    """The user's minoxidil card at ``now``: the due and next doses, holds ahead, adherence."""
     rows = regimen_rows(user.id)
     zone = ZoneInfo(user.timezone)
     today = now.astimezone(zone).date()
-    start = min(local_midnight(today, user.timezone), now - timedelta(days=8))
+    start = min(local_midnight(today, user.timezone), now - timedelta(days=31))  # 30 days of adherence
     end = now + timedelta(days=3)
     slots = slots_for(user, start, end, now, rows)
     choices = d.tap_candidates(slots, now)
     # One candidate: the big Applied button; none: perhaps the open slot to skip.
-    due = choices[0] if len(choices) == 1 else (None if choices else d.open_slot(slots, now))
+    tap_slot = choices[0] if len(choices) == 1 else None
+    due = tap_slot if choices else d.open_slot(slots, now)
     future = [s for s in slots if s.at > now]
     next_slot = next((s for s in future if s is not due and s.status != "held"), None)
     held_upcoming = [s for s in slots if s.status == "held" and s.next_at > now][:4]
     todays = [s for s in slots if s.local.date() == today]
     return CardView(
-        regimen=rows[-1] if rows else None, today=todays, due=due,
+        regimen=rows[-1] if rows else None, today=todays, due=due, tap_slot=tap_slot,
         choices=choices if len(choices) > 1 else [], next_slot=next_slot,
         held_upcoming=held_upcoming, just_logged=just_logged,
-        adherence_7=d.adherence(slots, now, 7),
+        adherence_7=d.adherence(slots, now, 7), adherence_30=d.adherence(slots, now, 30),
         skip_advised=bool(due and d.skip_advised(due, now)),
         due_count=1 if due is not None and due.at <= now else 0,
         now_local=now.astimezone(zone))
@@ -165,6 +171,47 @@ def find_slot(user: User, at: datetime, now: datetime) -> d.Slot | None:
     return next((s for s in slots if s.at == at), None)
 
 
+# ---- the regimen: a new version for each change ------------------------------------------
+
+def save_regimen(user: User, now: datetime, *, product: str, amount: str | None, times: list[str],
+                 start_date: date) -> MinoxidilRegimen:
+    """Save a new regimen version; it applies from the next slot, past logs stay as they were."""
+    rows = regimen_rows(user.id)
+    logged = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user.id, now, now + timedelta(days=1))]
+    effective = d.change_effective_from(versions(rows), user.timezone, now, logged)
+    if not rows:
+        # The first regimen counts from the start of its start date, so a dose
+        # already applied this morning can be logged.
+        effective = local_midnight(start_date, user.timezone)
+    row = MinoxidilRegimen(
+        user_id=user.id, product=product, amount=amount or d.PRODUCTS[product][1], times=times,
+        start_date=start_date, paused=rows[-1].paused if rows else False,
+        effective_from=effective, timezone=user.timezone, created_at=now)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def set_paused(user: User, now: datetime, paused: bool) -> MinoxidilRegimen | None:
+    """Pause (no slots, no reminders) or resume the routine; None when there is no routine."""
+    reg = current_regimen(user.id, now)
+    if reg is None or reg.paused == paused:
+        return reg
+    effective = now
+    if paused:
+        # The open slot goes on pause too, so it doesn't turn "missed" behind the user's back.
+        due = d.open_slot(slots_for(user, now - timedelta(days=1), now + timedelta(hours=1), now), now)
+        if due is not None:
+            effective = due.at
+    row = MinoxidilRegimen(
+        user_id=user.id, product=reg.product, amount=reg.amount, times=list(reg.times),
+        start_date=reg.start_date, paused=paused, effective_from=max(effective, reg.effective_from),
+        timezone=user.timezone, created_at=now)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
 # ---- calendar token -------------------------------------------------------------
 
 def active_calendar_token(user_id: int) -> CalendarToken | None:
@@ -180,6 +227,17 @@ def calendar_token_by_secret(secret: str) -> CalendarToken | None:
         CalendarToken.token_hash == hash_calendar_secret(secret), CalendarToken.revoked_at.is_(None)))
 
 
+def calendar_feed_owner(secret: str, now: datetime) -> User | None:
+    """Whose feed a secret opens (the fetch is noted for the reminders panel); None for a revoked,
+    replaced or unknown secret."""
+    token = calendar_token_by_secret(secret)
+    if token is None:
+        return None
+    token.last_fetched_at = now
+    db.session.commit()
+    return db.session.get(User, token.user_id)
+
+
 def new_calendar_token(user_id: int, now: datetime) -> tuple[CalendarToken, str]:
     """Replace the feed's address: returns the new row and its secret (shown once, stored hashed)."""
     old = active_calendar_token(user_id)
@@ -189,6 +247,16 @@ def new_calendar_token(user_id: int, now: datetime) -> tuple[CalendarToken, str]
     db.session.add(token)
     db.session.commit()
     return token, secret
+
+
+def revoke_calendar_token(user_id: int, now: datetime) -> bool:
+    """Turn the feed off: its address finds nothing from now on. False when it was already off."""
+    token = active_calendar_token(user_id)
+    if token is None:
+        return False
+    token.revoked_at = now
+    db.session.commit()
+    return True
 
 
 # ---- the reminders health panel ----------------------------------------------
@@ -260,6 +328,12 @@ def store_dose(user: User, slot: d.Slot, client_id: str, source: str, now: datet
             raise
         return existing
     return dose
+
+
+def undo_dose(dose: DoseLog) -> None:
+    """Delete a logged dose (the view found it with ``owned``): its slot is open again."""
+    db.session.delete(dose)
+    db.session.commit()
 
 
 @dataclass

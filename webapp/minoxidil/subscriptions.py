@@ -1,4 +1,5 @@
-"""Push subscriptions rotated by the browser (the service worker's `pushsubscriptionchange`)."""
+"""Push subscriptions: this browser's (subscribe, unsubscribe), and one rotated by the browser (the
+service worker's `pushsubscriptionchange`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,35 @@ from datetime import datetime
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import PushSubscription
+from webapp.models import PushSubscription, User
+
+
+def subscribe(user: User, new: dict, user_agent: str, now: datetime) -> PushSubscription:
+    """Store this browser's subscription ({endpoint, p256dh, auth}) for ``user``. An endpoint
+    stored for another account moves to this one: the phone changed hands."""
+    sub = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == new["endpoint"]))
+    if sub is not None and sub.user_id != user.id:
+        db.session.delete(sub)
+        db.session.flush()
+        sub = None
+    if sub is None:
+        sub = PushSubscription(user_id=user.id, endpoint=new["endpoint"], created_at=now)
+        db.session.add(sub)
+    sub.p256dh, sub.auth = new["p256dh"], new["auth"]
+    sub.user_agent = user_agent[:300]
+    db.session.commit()
+    return sub
+
+
+def unsubscribe(user: User, endpoint: str) -> bool:
+    """Forget the user's subscription at ``endpoint``; False when they had none there."""
+    sub = db.session.scalar(select(PushSubscription).where(
+        PushSubscription.endpoint == endpoint, PushSubscription.user_id == user.id))
+    if sub is None:
+        return False
+    db.session.delete(sub)
+    db.session.commit()
+    return True
 
 
 @dataclass

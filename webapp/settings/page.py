@@ -27,11 +27,12 @@ def render(status: int = 200, **context):
     context.setdefault("device_list", devices_list())
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
-    from webapp.minoxidil.routes import settings_context
+    from webapp.minoxidil.cards import settings_context
 
     # A plain form post that made a new calendar address hands its arguments over in g.
-    context.update(settings_context(**g.get("minoxidil_settings_kw", {})), **gaps_context(current_user),
-                   **data_card_context(current_user, utcnow()))
+    now = utcnow()
+    context.update(settings_context(current_user, now, **g.get("minoxidil_settings_kw", {})),
+                   **gaps_context(current_user), **data_card_context(current_user, now))
     context.setdefault("health_values", health_profile_values(current_user))
     return render_page("settings/page.html", status=status, **context)
 

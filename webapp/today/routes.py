@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 
 from webapp.clock import local, utcnow
 from webapp.minoxidil import service as mx
-from webapp.minoxidil.routes import card_context
+from webapp.minoxidil.cards import card_context
 from webapp.photos.cards import latest_photo_context
 from webapp.schemas import TimezoneSchema
 from webapp.sessions.cards import countdown_context
@@ -22,7 +22,7 @@ def index():
     """Today's cards: countdown, minoxidil, latest photo."""
     now = utcnow()
     return render_page("today/page.html", today_label=local(now, current_user.timezone).strftime("%A %-d %B"),
-                       **countdown_context(current_user, now), **card_context(),
+                       **countdown_context(current_user, now), **card_context(current_user, now),
                        **latest_photo_context(current_user))
 
 

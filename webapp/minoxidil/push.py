@@ -1,33 +1,33 @@
-"""Reminders: due slots -> Web Push, sent exactly once by the `clock` process.
+"""Web Push for minoxidil reminders: the VAPID keys, the notification's signed action token, the
+payload, one push sent now (the Settings test button), a snooze.
 
-A web app cannot schedule a local notification (Notification Triggers never
-shipped), so the server sends them. Each reminder is claimed in the database
-(unique per user, slot, channel and attempt) and committed BEFORE the push is
-sent, then marked sent AFTER. A claim left behind by a crash is retried once its
-lease has run out; the push's Topic header and the notification's tag are the
-slot, so even a retry after a crash that happened after delivery replaces the
-shown notification instead of adding a second one.
+A web app cannot schedule a local notification (Notification Triggers never shipped), so the
+server sends them. The batched sender of the `clock` process is ``webapp.minoxidil.sender``: each
+reminder is claimed in the database (unique per user, slot, channel and attempt) and committed
+BEFORE the push is sent, then marked sent AFTER. A claim left behind by a crash is retried once
+its lease (``CLAIM_LEASE``) has run out; the push's Topic header and the notification's tag are
+the slot, so even a retry after a crash that happened after delivery replaces the shown
+notification instead of adding a second one.
+
+This module imports nothing of the sender or the views: they import it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time as _time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import click
+from cryptography.hazmat.primitives import serialization
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from py_vapid import Vapid
 from py_vapid.utils import b64urlencode
 from pywebpush import WebPushException, webpush
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.clock import utcnow
 from webapp.domain import doses as d
 from webapp.extensions import db
 from webapp.models import PushSubscription, ReminderSend, User
@@ -82,8 +82,6 @@ def _create_key_file(path: Path) -> None:
 
 def application_server_key(app: Flask | None = None) -> str:
     """The public key the browser needs for pushManager.subscribe (base64url, raw point)."""
-    from cryptography.hazmat.primitives import serialization
-
     raw = vapid(app).public_key.public_bytes(serialization.Encoding.X962,
                                              serialization.PublicFormat.UncompressedPoint)
     return b64urlencode(raw)
@@ -179,27 +177,11 @@ def deliver(user: User, payload: dict, topic: str, now: datetime) -> tuple[int, 
     return delivered, error
 
 
-def reclaim(send: ReminderSend, now: datetime, commit: bool = True) -> bool:
-    """Take over a pending row or a stale claim, atomically (only one sender wins)."""
-    old = send.claimed_at
-    cond = [ReminderSend.id == send.id, ReminderSend.status == send.status]
-    cond.append(ReminderSend.claimed_at.is_(None) if old is None else ReminderSend.claimed_at == old)
-    res = db.session.execute(update(ReminderSend).where(*cond).values(status="claimed", claimed_at=now))
-    if commit:
+def acknowledge(send: ReminderSend, now: datetime) -> None:
+    """A notification's button or tap reached the app: the reminders panel counts it as seen."""
+    if send.acknowledged_at is None:
+        send.acknowledged_at = now
         db.session.commit()
-    db.session.refresh(send)
-    return res.rowcount == 1
-
-
-def run_pass(now: datetime | None = None, *, on_claimed: Callable[[ReminderSend], None] | None = None) -> int:
-    """One pass of the sender: remind every slot that is due now, exactly once.
-
-    The scheduler lives in webapp.minoxidil.sender: it reads only the users whose stored next
-    reminder has come. ``on_claimed`` runs between the claim and the send (tests use it to kill
-    the sender there). Returns how many reminders were sent."""
-    from webapp.minoxidil import sender
-
-    return sender.run_pass(now, on_claimed=on_claimed)
 
 
 def snooze(send: ReminderSend, now: datetime) -> ReminderSend:
@@ -234,43 +216,3 @@ def send_test(user: User, now: datetime) -> tuple[int, str | None]:
     send.error = error
     db.session.commit()
     return delivered, error
-
-
-# ---- the clock process --------------------------------------------------------------
-
-def init_app(app: Flask) -> None:
-    from webapp.minoxidil import sender
-
-    sender.install()
-
-    @app.cli.group()
-    def reminders():
-        """The reminder sender (the Procfile's clock process)."""
-
-    @reminders.command("run")
-    @click.option("--once", is_flag=True, help="Do one pass and exit.")
-    @click.option("--interval", default=30, show_default=True,
-                  help="Most seconds between passes (sooner when a stored reminder falls due).")
-    @click.option("--batch", default=500, show_default=True, help="Due users claimed per transaction.")
-    def run_command(once: bool, interval: int, batch: int):
-        """Send due minoxidil reminders, exactly once each."""
-        from webapp.minoxidil import sender
-
-        vapid(app)  # create the keys before the first pass
-        # Users without a stored next reminder (first start after the migration) get one.
-        with sender.suppressed():
-            sender.refresh_missing(utcnow())
-        while True:
-            try:
-                count = sender.run_pass(batch=batch)
-            except Exception:
-                db.session.rollback()
-                app.logger.exception("reminder pass failed; retrying next pass")
-                if once:
-                    raise
-                count = 0
-            if once or count:
-                click.echo(f"sent {count} reminder(s)")
-            if once:
-                return
-            _time.sleep(sender.seconds_until_next(utcnow(), interval))
