@@ -13,9 +13,7 @@ from webapp.api import token_service
 from webapp.auth import devices, passkeys
 from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
-from webapp.dataio.cards import data_card_context
 from webapp.models import ApiToken
-from webapp.sessions.cards import gaps_context, health_profile_values
 from webapp.web import render_page
 
 
@@ -27,7 +25,10 @@ def render(status: int = 200, **context):
     context.setdefault("device_list", devices_list())
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
+    # (Imported here: the features' packages import this module for their whole-page answers.)
+    from webapp.dataio.cards import data_card_context
     from webapp.minoxidil.cards import settings_context
+    from webapp.sessions.cards import gaps_context, health_profile_values
 
     # A plain form post that made a new calendar address hands its arguments over in g.
     now = utcnow()
