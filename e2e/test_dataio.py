@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from e2e.support import SCREENSHOTS, check_page, register
+from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.models import Device, DoseLog, MinoxidilRegimen, NeedlingSession, User
 from webapp.photos.service import save_upload
@@ -49,7 +50,7 @@ def seed(app, email: str) -> None:
         db.session.add_all([roller, home, clinic, routine, dose])
         db.session.commit()
         save_upload(user_id=user.id, client_id=str(uuid.uuid4()), area="crown", session_id=home.id,
-                    data=buf.getvalue(), tz=user.timezone)
+                    data=buf.getvalue(), tz=user.timezone, now=utcnow())
 
 
 def open_settings(page: Page):

@@ -140,26 +140,100 @@ def _http_in(path: Path) -> set[str]:
             found.add("current_user")
         if module == "werkzeug.exceptions" and name == "abort":
             found.add("abort")
-        if module == "webapp.web" and name == "MAX_ID":
+        if name == "MAX_ID":  # checking ids by hand: webapp.models.owned does it
             found.add("MAX_ID")
     return found
 
 
-# Services still to be moved to (user, now, input) -> outcome (issue 13, "services are the only
-# way in"). The list may only shrink: an entry that no longer offends fails below too.
-NOT_YET = {
-    "webapp/sessions/service.py": {"current_user", "flask.abort", "MAX_ID"},
-    "webapp/photos/service.py": {"MAX_ID"},
-}
-
-
 def test_services_read_no_request_no_signed_in_user_and_answer_no_http():
     found = {_rel(p): _http_in(p) for p in _services()}
-    assert len(found) >= 5  # sessions, photos, minoxidil, dataio, auth...
+    assert len(found) >= 8  # sessions, photos, minoxidil, dataio, auth... and the cards
+    assert {"webapp/sessions/cards.py", "webapp/photos/cards.py", "webapp/dataio/cards.py"} <= set(found)
     offenders = {path: names for path, names in found.items() if names}
-    assert offenders == NOT_YET, (
+    assert offenders == {}, (
         "a service takes the user and now as arguments and returns data or an outcome; the view "
         f"maps 'not found' to 404. Found: {offenders}")
+
+
+# ---- one way to load a row by id for its owner ------------------------------------------------
+
+def _compared(call: ast.Call) -> set[tuple[str, str]]:
+    """(name, attribute) pairs a call's arguments test for equality: ``Photo.id == x`` -> ("Photo", "id")."""
+    out = set()
+    for arg in call.args:
+        if isinstance(arg, ast.Compare) and isinstance(arg.ops[0], ast.Eq):
+            for side in (arg.left, *arg.comparators):
+                if isinstance(side, ast.Attribute) and isinstance(side.value, ast.Name):
+                    out.add((side.value.id, side.attr))
+    kwargs = {k.arg for k in call.keywords}
+    if {"id", "user_id"} <= kwargs:  # filter_by(id=..., user_id=...)
+        out |= {("filter_by", "id"), ("filter_by", "user_id")}
+    return out
+
+
+def _is_session_get(node: ast.AST) -> bool:
+    """``db.session.get(...)`` (or ``session.get``): loading a row by its key alone."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "session")
+
+
+def _hand_written_ownership_checks(path: Path) -> list[tuple[int, str]]:
+    """Where a module loads a row by id and checks its owner itself instead of asking ``owned``:
+    a select/where testing ``X.id ==`` and ``X.user_id ==`` together, or a row from
+    ``db.session.get`` whose ``.user_id`` is then compared."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            pairs = _compared(node)
+            for base, attr in pairs:
+                if attr == "id" and (base, "user_id") in pairs:
+                    found.append((node.lineno, f"{base}.id == ... and {base}.user_id == ..."))
+    for func in ast.walk(tree):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        loaded = {t.id for node in ast.walk(func) if isinstance(node, ast.Assign)
+                  and any(_is_session_get(n) for n in ast.walk(node.value))  # also `get(...) if ok else None`
+                  for t in node.targets if isinstance(t, ast.Name)}
+        for node in ast.walk(func):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in (node.left, *node.comparators):
+                if isinstance(side, ast.Attribute) and side.attr == "user_id" and (
+                        (isinstance(side.value, ast.Name) and side.value.id in loaded) or _is_session_get(side.value)):
+                    found.append((node.lineno, "db.session.get(...) then .user_id compared"))
+    return sorted(set(found))
+
+
+def test_rows_are_loaded_for_their_owner_in_one_place():
+    found = {}
+    for path in _py("**/*.py"):
+        if _rel(path) == "webapp/models/owned.py":
+            continue
+        if hits := _hand_written_ownership_checks(path):
+            found[_rel(path)] = hits
+    assert found == {}, (
+        "load a row by id for a user with webapp.models.owned(Model, user, id, *criteria) and let the "
+        f"view turn None into 404 (the Flask tutorial's get_post). Hand-written checks: {found}")
+
+
+def test_the_ownership_check_sees_both_ways_of_writing_it(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def a(i, u):\n"
+        "    return db.session.scalar(select(Photo).where(Photo.id == i, Photo.user_id == u.id))\n"
+        "def b(i, u):\n"
+        "    row = db.session.get(Symptom, i)\n"
+        "    if row is None or row.user_id != u.id:\n"
+        "        abort(404)\n"
+        "def c(i, u):\n"
+        "    return owned(Photo, u, i)\n"
+        "def d(u):\n"
+        "    return select(Photo).where(Photo.user_id == u.id, Photo.area == 'crown')\n"
+        "def e(i, u):\n"
+        "    row = db.session.get(Device, i) if 0 < i else None\n"
+        "    return row if row is not None and row.user_id == u.id else None\n")
+    assert [line for line, _ in _hand_written_ownership_checks(sample)] == [2, 5, 13]
 
 
 # ---- no reaching into another package ---------------------------------------------------------

@@ -434,11 +434,11 @@ def test_compare_with_one_photo_explains(auth_client, clock):
     assert "One photo of Crown so far" in text_of(auth_client.get("/photos/compare"))
 
 
-def test_between_summary_returns_sessions_and_no_adherence_yet(app, user, other_user):
+def test_between_summary_returns_sessions_and_no_adherence_yet(app, user, other_user, clock):
     start = datetime(2026, 1, 1, tzinfo=UTC)
     mine = make_session(user, start + timedelta(days=2))
     make_session(other_user, start + timedelta(days=2))
-    summary = service.between_summary(user.id, start + timedelta(days=30), start)
+    summary = service.between_summary(user, start + timedelta(days=30), start, clock())
     assert [s.id for s in summary["sessions"]] == [mine.id]
     assert summary["adherence"] is None
 

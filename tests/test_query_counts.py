@@ -123,9 +123,9 @@ def test_the_countdown_window_gives_the_same_answer_as_the_whole_history(app, cl
 
     with app.test_request_context():
         login_user(user)
-        windowed = sessions_service.countdown(now)
-        full = rules.countdown(sessions_service.active_sessions(), now, sessions_service.gaps(),
-                               sessions_service.symptoms())
+        windowed = sessions_service.countdown(user, now)
+        full = rules.countdown(sessions_service.active_sessions(user), now, sessions_service.gaps(user),
+                               sessions_service.symptoms(user))
     assert windowed.state == full.state
     assert windowed.remaining == full.remaining
     assert windowed.healing == full.healing

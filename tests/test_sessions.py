@@ -462,9 +462,9 @@ def test_a_racing_copy_of_the_form_answers_success_without_a_duplicate(auth_clie
     data = form(override="1", override_reason="race")
     auth_client.post("/log", data=data, headers=PANEL)
     # The second copy passed the "already saved?" check before the first one committed.
-    from webapp.sessions import routes
+    from webapp.extensions import db as routes_db
 
-    real = routes.db.session.scalars
+    real = routes_db.session.scalars
     calls = {"n": 0}
 
     def first_lookup_misses(stmt, *a, **kw):
@@ -474,7 +474,7 @@ def test_a_racing_copy_of_the_form_answers_success_without_a_duplicate(auth_clie
             return real(select(NeedlingSession).where(NeedlingSession.id == -1))
         return result
 
-    monkeypatch.setattr(routes.db.session, "scalars", first_lookup_misses)
+    monkeypatch.setattr(routes_db.session, "scalars", first_lookup_misses)
     resp = auth_client.post("/log", data=data, headers=PANEL)
     assert resp.status_code == 200 and "Session logged" in text_of(resp)
     assert count() == 1
@@ -672,5 +672,5 @@ def test_early_marks_are_never_stale(auth_client, user, clock, ops):
             auth_client.post(f"/sessions/{deleted.pop().id}/restore", headers=htmx())
         rows = sorted(db.session.scalars(select(NeedlingSession).where(NeedlingSession.deleted_at.is_(None))),
                       key=lambda s: (s.performed_at, s.id))
-        derived = [m.early for m in rules.early_marks(rows, service.gaps(user.id), service.symptoms(user.id))]
+        derived = [m.early for m in rules.early_marks(rows, service.gaps(user), service.symptoms(user))]
         assert [s.early for s in rows] == derived

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, make_response, render_template, request
@@ -88,6 +88,17 @@ def hx_redirect(location: str) -> Response:
     resp = make_response("", 303)
     resp.headers["Location"] = location
     return resp
+
+
+T = TypeVar("T")
+
+
+def or_404(row: T | None, description: str | None = None) -> T:
+    """The row a service or ``webapp.models.owned`` found, or 404: another user's id and an id no
+    row has look the same (the Flask tutorial's get_post does this)."""
+    if row is None:
+        abort(404, description=description)
+    return row
 
 
 def id_param(raw: str | None) -> int | None:

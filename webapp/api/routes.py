@@ -21,12 +21,12 @@ from webapp.api.schemas import SessionIn, SessionOut, iso
 from webapp.clock import local, utcnow
 from webapp.domain import doses as d
 from webapp.domain import rules
-from webapp.extensions import csrf, db, limiter
+from webapp.extensions import csrf, limiter
 from webapp.minoxidil import service as mx
 from webapp.minoxidil.schemas import DoseSchema
-from webapp.models import NeedlingSession
+from webapp.models import NeedlingSession, owned
 from webapp.sessions import service as sessions
-from webapp.web import number_arg
+from webapp.web import number_arg, or_404
 
 MAX_BODY = 64 * 1024  # a session or a dose is a few hundred bytes
 
@@ -133,8 +133,8 @@ def adherence_json(a: d.Adherence) -> dict:
 def status():
     """The next safe session per area and overall, symptoms, the due and held doses, adherence."""
     user, now = api_user(), utcnow()
-    cd = sessions.countdown(now)
-    open_symptoms = sessions.open_symptoms()
+    cd = sessions.countdown(user, now)
+    open_symptoms = sessions.open_symptoms(user)
     areas = {}
     for key, label in rules.AREAS.items():
         wait = cd.waits.get(key)
@@ -175,16 +175,16 @@ def status():
 @bp.get("/sessions")
 def list_sessions():
     """Sessions, newest first (?limit=1..200, default 50; ?before=<id> for the next page)."""
+    user = api_user()
     limit = number_arg("limit", 1, 200) or 50
     anchor = None
     if "before" in request.args:
         before = number_arg("before")
         if before is None:
             abort(400, description="before must be the id of a session from the previous page.")
-        anchor = db.session.get(NeedlingSession, before)
-        if anchor is None or anchor.user_id != api_user().id:
-            abort(404, description="No session with that id for this token's account.")
-    rows = sessions.page_after(anchor, limit)
+        anchor = or_404(owned(NeedlingSession, user, before),
+                        "No session with that id for this token's account.")
+    rows = sessions.page_after(user, anchor, limit)
     page = rows[:limit]
     return {"sessions": SessionOut(many=True).dump(page),
             "next_before": page[-1].id if len(rows) > limit else None}
@@ -207,7 +207,7 @@ def log_session():
     except ValidationError as err:
         invalid(err)
 
-    out = sessions.save_session(data)
+    out = sessions.save_session(user, data)
     if out.kind == "bad_device":
         invalid(ValidationError({"device": ["Choose one of your devices (its id), or leave device out."]}))
     if out.kind == "confirm_home":
@@ -240,8 +240,8 @@ def log_session():
                         makes_early=[{"id": item.session.id, "performed_at": iso(item.session.performed_at),
                                       "early_by_seconds": int(item.early.by.total_seconds())} for item in out.later])
     s = out.session
-    body = {"session": SessionOut().dump(s), "advice": advice_json(sessions.advice_after(s)),
-            "next_safe_at": iso(sessions.countdown(now).ready_at)}
+    body = {"session": SessionOut().dump(s), "advice": advice_json(sessions.advice_after(user, s)),
+            "next_safe_at": iso(sessions.countdown(user, now).ready_at)}
     return body, (200 if out.kind == "repeat" else 201)
 
 

@@ -6,13 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from webapp.auth import sessions_service
 from webapp.auth.links import device_name
 from webapp.clock import local
-from webapp.extensions import db
-from webapp.models import LoginSession, User
+from webapp.models import LoginSession, User, owned
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,7 @@ def signed_in_devices(user: User, this_session_id: int | None, now: datetime) ->
 
 def end_device(user: User, login_session_id: int, now: datetime) -> Device | None:
     """Sign out one of the user's devices; None if it isn't theirs or already ended."""
-    row = db.session.scalar(select(LoginSession).where(LoginSession.id == login_session_id,
-                                                       LoginSession.user_id == user.id,
-                                                       LoginSession.ended_at.is_(None)))
+    row = owned(LoginSession, user, login_session_id, LoginSession.ended_at.is_(None))
     if row is None:
         return None
     device = Device(id=row.id, name=device_name(row.user_agent), signed_in=_day(row.created_at, user.timezone),

@@ -32,7 +32,7 @@ from webauthn.helpers.structs import (
 )
 
 from webapp.extensions import db
-from webapp.models import Passkey, PasskeyChallenge, User
+from webapp.models import Passkey, PasskeyChallenge, User, owned
 
 CHALLENGE_TTL = timedelta(minutes=5)
 EXPIRED = "That passkey request is too old or was already used. Try again."
@@ -193,7 +193,7 @@ LAST_WAY_IN = ("This is your only way to sign in. Add another passkey or set a p
 
 def remove(user: User, passkey_id: int) -> Passkey | None:
     """Remove one of the user's passkeys; None if it isn't theirs. Refuses the last way in."""
-    passkey = db.session.scalar(select(Passkey).where(Passkey.id == passkey_id, Passkey.user_id == user.id))
+    passkey = owned(Passkey, user, passkey_id)
     if passkey is None:
         return None
     count = db.session.scalar(select(func.count()).select_from(Passkey).where(Passkey.user_id == user.id))

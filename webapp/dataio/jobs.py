@@ -159,10 +159,6 @@ def latest(user_id: int, now: datetime) -> dict[str, DataJob | None]:
     return out
 
 
-def owned(user_id: int, job_id: int) -> DataJob | None:
-    return db.session.scalar(select(DataJob).where(DataJob.id == job_id, DataJob.user_id == user_id))
-
-
 def referenced_files(now: datetime) -> set[str]:
     """Job files the photo sweep must keep: uploads still to import, ZIPs still to download."""
     rows = db.session.scalars(select(DataJob.file_key).where(

@@ -9,9 +9,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webapp.clock import local, utcnow
 from webapp.dataio import bp, jobs, service
 from webapp.dataio.archive import ImportRefused, mb
+from webapp.dataio.cards import summary_context
 from webapp.extensions import limiter
+from webapp.models import DataJob, owned
 from webapp.storage import get_storage
-from webapp.web import hx_trigger
+from webapp.web import hx_trigger, or_404
 
 IMPORT_ENDPOINT = "dataio.import_data"
 
@@ -32,16 +34,6 @@ def _download(body: str, mimetype: str, name: str) -> Response:
     resp.mimetype = mimetype
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return _private(resp)
-
-
-def summary_context() -> dict:
-    """The counts the Your data card shows."""
-    return {"data_counts": service.summary(current_user.id)}
-
-
-def data_card_context() -> dict:
-    """The whole Your data card: the counts, and the export or import running now."""
-    return {**summary_context(), "data_jobs_now": jobs.latest(current_user.id, utcnow())}
 
 
 @bp.record_once
@@ -106,7 +98,7 @@ def export_zip():
 @login_required
 def summary():
     """The counts in the Your data card, refreshed after an import."""
-    return render_template("settings/_data_summary.html", **summary_context())
+    return render_template("settings/_data_summary.html", **summary_context(current_user))
 
 
 def _result_partial(status: int, **context) -> Response:
@@ -168,9 +160,7 @@ def export_zip_job():
 @login_required
 def job(job_id: int):
     """A job's progress (polled by htmx every second while it runs), then its outcome."""
-    found = jobs.owned(current_user.id, job_id)
-    if found is None:
-        abort(404)
+    found = or_404(owned(DataJob, current_user, job_id))
     return _job_answer(jobs.current(found, utcnow()))
 
 
@@ -189,7 +179,7 @@ def _job_answer(job, status_when_failed: bool = False) -> Response:
 @login_required
 def job_download(job_id: int):
     """The prepared ZIP, only to its owner, while it is kept."""
-    found = jobs.owned(current_user.id, job_id)
+    found = owned(DataJob, current_user, job_id)
     if found is None or found.kind != "export" or found.state != "done" or not found.file_key:
         abort(404)
     storage = get_storage()

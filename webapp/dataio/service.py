@@ -683,7 +683,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
     # "Early" follows the sessions as they stand: what came in may make later sessions early
     # (or no longer), so every session from the first one imported on is judged again.
     if m.new_sessions:
-        sessions_service.refresh_early(user_id, min(s.performed_at for s in m.new_sessions))
+        sessions_service.refresh_early(user, min(s.performed_at for s in m.new_sessions))
     db.session.commit()
     return result
 

@@ -24,7 +24,7 @@ def _safe_again(user: User, now: datetime) -> list[tuple[datetime, list[str], st
     the one function Today and the API use too), so the user's gaps, a longer earlier wait and
     symptom pauses all count. While a symptom is open nothing is "safe": no event at all.
     Areas that come due together share one event."""
-    cd = sessions_service.countdown(now, user_id=user.id)
+    cd = sessions_service.countdown(user, now)
     if cd.paused:
         return []
     grouped: dict[datetime, tuple[list[str], str]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from webapp.clock import utcnow
 from webapp.photos import bp, service
 
 # An upload stages its files and commits within seconds; anything this old is left over.
@@ -15,5 +16,5 @@ DEFAULT_MIN_AGE = 15 * 60
               help="Only touch files older than this many seconds (younger ones may be uploads in flight).")
 def sweep(min_age: float):
     """Publish committed uploads a crash left half-done; remove temporary and orphaned files."""
-    result = service.sweep_files(min_age)
+    result = service.sweep_files(min_age, utcnow())
     click.echo(f"published {len(result.published)} file(s), removed {len(result.removed)} file(s)")

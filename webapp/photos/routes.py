@@ -8,19 +8,17 @@ from datetime import datetime
 from flask import Response, abort, make_response, request, send_file, url_for
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from webapp.clock import local, utcnow
 from webapp.domain.rules import AREAS
-from webapp.extensions import db
-from webapp.models import Photo, Stage
+from webapp.models import NeedlingSession, Photo, Stage, owned
 from webapp.photos import bp, lineup, service
+from webapp.photos.cards import latest_photo_context
 from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema
 from webapp.storage import get_storage
 from webapp.templating import photo_date
-from webapp.web import field_errors, hx_redirect, hx_trigger, number_arg, render_page, wants_partial
+from webapp.web import field_errors, hx_redirect, hx_trigger, number_arg, or_404, render_page, wants_partial
 
 VARIANTS = {"original": "original_key", "display": "display_key", "thumb": "thumb_key"}
 # Guide shapes of the in-page camera: an oval frames a hairline, a circle the crown.
@@ -34,19 +32,6 @@ def _new_client_id() -> str:
 
 def _local(dt: datetime) -> datetime:
     return local(dt, current_user.timezone)
-
-
-def latest_photo_context() -> dict:
-    """Today's photo card: the latest photo and how many of its area there are."""
-    return {"photo_card": latest_photo_card()}
-
-
-def latest_photo_card() -> dict:
-    if not current_user.is_authenticated:
-        return {"latest": None, "area_count": 0}
-    latest = service.latest_photo(current_user.id)
-    count = service.photo_count(current_user.id, latest.area) if latest else 0
-    return {"latest": latest, "area_count": count}
 
 
 def _capture_context(area: str | None = None, session=None) -> dict:
@@ -111,9 +96,7 @@ def new():
     """Take a photo, optionally for one of the user's sessions (``?session_id=``) and area."""
     session = None
     if (sid := number_arg("session_id")) is not None:
-        session = service.own_session(current_user.id, sid)
-        if session is None:
-            abort(404)
+        session = _own_session(sid)
     area = request.args.get("area")
     if area not in AREAS and session is not None and session.areas:
         area = session.areas[0]
@@ -138,14 +121,14 @@ def upload():
     except ValidationError as err:
         return _upload_error(next(iter(field_errors(err).values())), 422)
     session_id = data["session_id"]
-    if session_id is not None and service.own_session(current_user.id, session_id) is None:
-        abort(404)
+    if session_id is not None:
+        _own_session(session_id)
     files = [f for f in request.files.getlist("photo") if f and f.filename]
     raw = files[0].stream.read(_max_bytes() + 1) if files else b""
     try:
         photo, created = service.save_upload(user_id=current_user.id, client_id=data["client_id"],
                                              area=data["area"], session_id=session_id, data=raw,
-                                             tz=current_user.timezone)
+                                             tz=current_user.timezone, now=utcnow())
     except PhotoRejected as rejected:
         return _upload_error(rejected.message, rejected.status)
     if not request.htmx:
@@ -161,10 +144,13 @@ def upload():
 
 
 def _owned(photo_id: int) -> Photo:
-    photo = service.own_photo(current_user.id, photo_id)
-    if photo is None:
-        abort(404)
-    return photo
+    """The signed-in user's photo, or 404."""
+    return or_404(owned(Photo, current_user, photo_id))
+
+
+def _own_session(session_id: int) -> NeedlingSession:
+    """The signed-in user's session (not a deleted one) a photo is taken for, or 404."""
+    return or_404(owned(NeedlingSession, current_user, session_id, NeedlingSession.deleted_at.is_(None)))
 
 
 @bp.get("/photos/area/<area>")
@@ -175,7 +161,7 @@ def area_more(area: str):
         abort(404)
     before = None
     if (before_id := number_arg("before")) is not None:
-        before = service.own_photo(current_user.id, before_id)
+        before = owned(Photo, current_user, before_id)
         if before is None or before.area != area:
             abort(404)
     photos = service.older_of_area(current_user.id, area, before)
@@ -240,10 +226,7 @@ def compare():
     chosen = {}
     for name in ("a", "b"):
         if (pid := number_arg(name)) is not None:
-            photo = service.own_photo(uid, pid)
-            if photo is None:
-                abort(404)
-            chosen[name] = photo
+            chosen[name] = _owned(pid)
     if chosen:
         a = chosen.get("a") or (pair[0] if pair else None)
         b = chosen.get("b") or (pair[1] if pair else None)
@@ -256,7 +239,7 @@ def compare():
             a = others[-1]  # the oldest other photo of the area
         area, photos = a.area, service.photos_of(uid, a.area)
         pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
-    summary = service.between_summary(uid, pair[0].taken_at, pair[1].taken_at) if pair else None
+    summary = service.between_summary(current_user, pair[0].taken_at, pair[1].taken_at, utcnow()) if pair else None
     gap_days = (pair[1].taken_at - pair[0].taken_at).days if pair else 0
     lined = lineup.pair(uid, *pair) if pair else None
     advice = lineup.advice(lined.verdict, area) if lined and not lined.verdict.comparable else ""
@@ -369,7 +352,7 @@ def timelapse_webp():
 @login_required
 def latest():
     """Today's latest-photo card, refreshed after an upload or a delete."""
-    return render_page("photos/_latest.html", **latest_photo_context())
+    return render_page("photos/_latest.html", **latest_photo_context(current_user))
 
 
 def _stages_response(status: int = 200, **form):
@@ -391,16 +374,9 @@ def add_stage():
         data = StageSchema().load(form)
     except ValidationError as err:
         return _stages_response(422, errors=field_errors(err), values=form)
-    uid = current_user.id
-    if data["photo_id"] is not None and service.own_photo(uid, data["photo_id"]) is None:
-        abort(404)
-    exists = db.session.scalar(select(Stage).where(Stage.user_id == uid, Stage.client_id == data["client_id"]))
-    if exists is None:
-        db.session.add(Stage(user_id=uid, **data))
-        try:
-            db.session.commit()
-        except IntegrityError:  # the same form sent twice at once: one stage
-            db.session.rollback()
+    if data["photo_id"] is not None:
+        _owned(data["photo_id"])
+    service.add_stage(current_user, data)
     resp = _stages_response()
     return hx_trigger(resp, "stage-recorded")
 
@@ -409,9 +385,5 @@ def add_stage():
 @login_required
 def delete_stage(stage_id: int):
     """Remove a recorded stage."""
-    stage = db.session.scalar(select(Stage).where(Stage.id == stage_id, Stage.user_id == current_user.id))
-    if stage is None:
-        abort(404)
-    db.session.delete(stage)
-    db.session.commit()
+    service.delete_stage(or_404(owned(Stage, current_user, stage_id)))
     return _stages_response()

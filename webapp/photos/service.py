@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from webapp.clock import utcnow
 from webapp.domain.rules import AREAS
 from webapp.extensions import db
 from webapp.faults import fault_point
@@ -19,7 +18,6 @@ from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos import lineup
 from webapp.photos.imaging import PhotoRejected, process
 from webapp.storage import SweepResult, get_storage
-from webapp.web import MAX_ID
 
 # Changes over less than about a month are mostly light, angle and hair length,
 # so the compare view pairs photos at least this far apart by default.
@@ -33,22 +31,6 @@ SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sinclair": ("Sinclair", ("1", "2", "3", "4", "5")),
 }
 ASSESSORS = {"self": "Self", "clinician": "Clinician"}
-
-
-
-def own_photo(user_id: int, photo_id: int) -> Photo | None:
-    if not 0 < photo_id <= MAX_ID:  # no such row, and too large for the database to compare
-        return None
-    return db.session.scalar(select(Photo).where(Photo.id == photo_id, Photo.user_id == user_id))
-
-
-def own_session(user_id: int, session_id: int) -> NeedlingSession | None:
-    if not 0 < session_id <= MAX_ID:
-        return None
-    return db.session.scalar(select(NeedlingSession).where(
-        NeedlingSession.id == session_id, NeedlingSession.user_id == user_id,
-        NeedlingSession.deleted_at.is_(None)))
-
 
 def recent_sessions(user_id: int, limit: int = 10) -> list[NeedlingSession]:
     return list(db.session.scalars(
@@ -148,8 +130,11 @@ def stages_of(user_id: int) -> list[Stage]:
 
 
 def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | None,
-                data: bytes, tz: str) -> tuple[Photo, bool]:
+                data: bytes, tz: str, now: datetime) -> tuple[Photo, bool]:
     """Store a processed photo; returns (photo, created). A repeated client_id returns the first photo.
+
+    ``session_id`` is one of the user's sessions (the view checked it with ``owned``). A photo whose
+    camera says it was taken more than a day after ``now`` is dated ``now``.
 
     Files are staged under temporary names, the row is committed, then the files
     are published; any failure on the way removes the files and the row.
@@ -161,7 +146,6 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
         limit_mb = current_app.config["PHOTO_MAX_BYTES"] // (1024 * 1024)
         raise PhotoRejected(f"That photo is over {limit_mb} MB. Choose a smaller one and try again.", 413)
     processed = process(data, tz)
-    now = utcnow()
     taken_at = processed.taken_at if processed.taken_at and processed.taken_at <= now + timedelta(days=1) else now
 
     storage = get_storage()
@@ -212,6 +196,24 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
     return photo, True
 
 
+def add_stage(user: User, data: dict) -> None:
+    """Record a stage (a validated StageSchema load; its photo is the user's, checked by the view).
+    The same form sent twice, one after the other or at once, records one stage."""
+    exists = db.session.scalar(select(Stage).where(Stage.user_id == user.id, Stage.client_id == data["client_id"]))
+    if exists is not None:
+        return
+    db.session.add(Stage(user_id=user.id, **data))
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same form sent twice at once: one stage
+        db.session.rollback()
+
+
+def delete_stage(stage: Stage) -> None:
+    db.session.delete(stage)
+    db.session.commit()
+
+
 def delete_photo(photo: Photo) -> None:
     """Remove the row and every file of the photo; stages that pointed at it keep their record."""
     keys = (photo.original_key, photo.display_key, photo.thumb_key)
@@ -222,14 +224,14 @@ def delete_photo(photo: Photo) -> None:
         storage.delete(key)
 
 
-def sweep_files(min_age: float) -> SweepResult:
+def sweep_files(min_age: float, now: datetime) -> SweepResult:
     """Clean the photo folder after a crash: see LocalStorage.sweep."""
     referenced: set[str] = set()
     for row in db.session.execute(select(Photo.original_key, Photo.display_key, Photo.thumb_key)):
         referenced.update(row)
     from webapp.dataio.jobs import referenced_files  # background jobs keep their upload or ZIP there too
 
-    referenced |= referenced_files(utcnow())
+    referenced |= referenced_files(now)
     return get_storage().sweep(referenced, min_age)
 
 
@@ -245,7 +247,7 @@ def default_pair(photos: list[Photo]) -> tuple[Photo, Photo] | None:
     return first, ordered[-1]
 
 
-def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
+def between_summary(user: User, start: datetime, end: datetime, now: datetime) -> dict:
     """What happened between two photos: the sessions, and minoxidil adherence.
 
     ``adherence`` is None when no dose was due in between (no routine set up);
@@ -255,9 +257,9 @@ def between_summary(user_id: int, start: datetime, end: datetime) -> dict:
         start, end = end, start
     sessions = list(db.session.scalars(
         select(NeedlingSession)
-        .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
+        .where(NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None),
                NeedlingSession.performed_at >= start, NeedlingSession.performed_at <= end)
         .order_by(NeedlingSession.performed_at)))
-    adh = adherence_between(db.session.get(User, user_id), start, end, utcnow())
+    adh = adherence_between(user, start, end, now)
     adherence = None if adh is None else {"percent": adh.percent, "applied": adh.taken, "due": adh.counted}
     return {"sessions": sessions, "adherence": adherence}

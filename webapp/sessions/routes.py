@@ -14,21 +14,19 @@ from marshmallow import ValidationError
 
 from webapp.clock import local, utcnow
 from webapp.domain import rules
-from webapp.extensions import db
-from webapp.models import NeedlingSession, Symptom
-from webapp.sessions import bp, service
+from webapp.models import Device, NeedlingSession, Symptom, owned
+from webapp.sessions import bp, cards, service
 from webapp.sessions.schemas import (
     APPLIED,
     DEVICE_KINDS,
     LOCATIONS,
     REACTIONS,
-    SYMPTOMS,
     GapsSchema,
     HealthProfileSchema,
     SessionSchema,
     SymptomSchema,
 )
-from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, number_arg, render_page
+from webapp.web import field_errors, hx_redirect, hx_trigger, id_param, number_arg, or_404, render_page
 
 PAGE_SIZE = 20
 FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_kind", "new_device_label",
@@ -37,36 +35,9 @@ FORM_FIELDS = ("client_id", "performed_at", "needle_mm", "device", "new_device_k
 MONTH = re.compile(r"\A[0-9]{4}-[0-9]{2}\Z")
 
 
-# ---- card data: each card's view model, built by the view that renders it ---------------------
-
-def countdown_context() -> dict:
-    """The Today countdown card's data, under the name the card reads."""
-    return {"needling": needling_countdown()}
-
-
-def needling_countdown() -> dict:
-    """Everything the countdown card shows (the Today page includes the card)."""
-    symptoms = service.symptoms()
-    cd = service.countdown(symptom_rows=symptoms)
-    areas = [(key, label, cd.waits.get(key)) for key, label in rules.AREAS.items()]
-    return {"cd": cd, "areas": areas, "open_symptoms": [s for s in symptoms if s.resolved_at is None],
-            "server_now": cd.now,
-            "symptom_kinds": SYMPTOMS, "area_names": rules.AREAS}
-
-
-def gaps_context(**form) -> dict:
-    """The Settings waits section: one row per needle band with the chosen days."""
-    return {"gap_rows": needling_gap_rows(), **form}
-
-
-def needling_gap_rows() -> list[tuple[rules.Band, int]]:
-    chosen = service.gaps()
-    return [(band, rules.gap_for(band, chosen).days) for band in rules.BANDS]
-
-
-def ring(share: float) -> dict[str, float]:
-    c = 2 * 3.14159265 * 52
-    return {"c": round(c, 2), "offset": round(c * (1 - share), 2)}
+def own_session(session_id: int, state=service.LIVE) -> NeedlingSession:
+    """The signed-in user's session (not deleted, unless ``state`` says so), or 404."""
+    return or_404(owned(NeedlingSession, current_user, session_id, state))
 
 
 # ---- the log form ----------------------------------------------------------------------------
@@ -76,10 +47,11 @@ def defaults() -> dict:
     now = local(utcnow(), current_user.timezone)
     values = {"client_id": str(uuid.uuid4()), "performed_at": now.strftime("%Y-%m-%dT%H:%M"),
               "skin_reaction": "none", "applied_after": "nothing", "areas": [], "location": "home"}
-    last = service.last_session()
+    last = service.last_session(current_user)
     if last:
         values.update(needle_mm=str(last.needle_mm), location=last.location, areas=list(last.areas),
-                      device=str(last.device_id) if last.device_id and service.own_device(last.device_id) else "",
+                      device=str(last.device_id) if last.device_id and owned(Device, current_user, last.device_id)
+                      else "",
                       applied_after=last.applied_after)
     return values
 
@@ -134,9 +106,9 @@ def planned_day(raw: str) -> date:
 def panel(status: int = 200, *, values: dict, editing: NeedlingSession | None = None, stage: str = "form",
           errors: dict | None = None, **context):
     """The log/edit panel: the form, a confirmation step, or the saved summary."""
-    uses = service.device_uses()
-    devices = [(d, uses.get(d.id, 0)) for d in service.devices()]
-    ctx = {"health_warnings": service.health_warnings(planned_day(values.get("performed_at", ""))),
+    uses = service.device_uses(current_user)
+    devices = [(d, uses.get(d.id, 0)) for d in service.devices(current_user)]
+    ctx = {"health_warnings": service.health_warnings(current_user, planned_day(values.get("performed_at", ""))),
            "worn_rollers": [(d, n) for d, n in devices if d.kind == "roller" and n >= rules.ROLLER_USES],
            "roller_uses": rules.ROLLER_USES,
            "mm_chips": needle_chips(values.get("needle_mm", "")),
@@ -164,7 +136,7 @@ def back():
     """From a confirmation step back to the form, with everything kept."""
     editing = None
     if editing_id := id_param(request.form.get("editing")):
-        editing = service.own_session(editing_id)
+        editing = own_session(editing_id)
     return panel(values=posted_values(), editing=editing)
 
 
@@ -179,7 +151,7 @@ def create():
 @login_required
 def edit(session_id: int):
     """Edit a logged session."""
-    s = service.own_session(session_id)
+    s = own_session(session_id)
     return panel(values=values_of(s), editing=s)
 
 
@@ -187,7 +159,7 @@ def edit(session_id: int):
 @login_required
 def update(session_id: int):
     """Save changes to a session (the wait is checked again)."""
-    return submit(service.own_session(session_id))
+    return submit(own_session(session_id))
 
 
 def submit(editing: NeedlingSession | None):
@@ -197,7 +169,7 @@ def submit(editing: NeedlingSession | None):
     except ValidationError as err:
         return panel(422, values=values, editing=editing, errors=field_errors(err))
 
-    out = service.save_session(data, editing)
+    out = service.save_session(current_user, data, editing)
     if out.kind == "repeat":
         return saved(out.session, repeat=True)
     if out.kind == "bad_device":
@@ -217,7 +189,8 @@ def submit(editing: NeedlingSession | None):
 
 def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
     resp = panel(200 if repeat or edited else 201, values=defaults(), stage="saved", session=s,
-                 advice=service.advice_after(s), edited=edited, countdown=service.countdown())
+                 advice=service.advice_after(current_user, s), edited=edited,
+                 countdown=service.countdown(current_user, utcnow()))
     return hx_trigger(resp, "session-logged")
 
 
@@ -227,16 +200,23 @@ def saved(s: NeedlingSession, *, repeat: bool, edited: bool = False):
 @login_required
 def countdown_card():
     """The Today countdown card alone (it refreshes itself)."""
-    return make_response(render_template("today/_countdown.html", **countdown_context()))
+    return countdown_partial()
+
+
+def countdown_partial(status: int = 200, **form):
+    """The countdown card, built for the signed-in user now (with the symptom form's errors, if any)."""
+    return make_response(render_template("today/_countdown.html", **form,
+                                         **cards.countdown_context(current_user, utcnow())), status)
 
 
 @bp.get("/why-wait")
 @login_required
 def why_wait():
     """Why Rollwise waits between sessions, band by band, with the sources."""
-    chosen = service.gaps()
-    cd = service.countdown()
-    profile = rules.health_warnings(service.health_profile(), local(utcnow(), current_user.timezone).date())
+    now = utcnow()
+    chosen = service.gaps(current_user)
+    cd = service.countdown(current_user, now)
+    profile = service.health_warnings(current_user, local(now, current_user.timezone).date())
     return render_page("sessions/why.html", bands=[(b, rules.gap_for(b, chosen)) for b in rules.BANDS],
                        current=cd.binding.band if cd.binding else None, grace_hours=rules.EARLY_GRACE_HOURS,
                        applies={a.code for a in profile}, profile_warnings=profile)
@@ -249,24 +229,17 @@ def log_symptom():
     try:
         data = SymptomSchema().load(request.form.to_dict())
     except ValidationError as err:
-        return make_response(render_template("today/_countdown.html", symptom_errors=field_errors(err),
-                                             **countdown_context()), 422)
-    db.session.add(Symptom(user_id=current_user.id, kind=data["kind"], notes=data["notes"], started_at=utcnow()))
-    db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
+        return countdown_partial(422, symptom_errors=field_errors(err))
+    service.log_symptom(current_user, data["kind"], data["notes"], utcnow())
+    return hx_trigger(countdown_partial(), "session-logged")
 
 
 @bp.post("/symptoms/<int:symptom_id>/resolve")
 @login_required
 def resolve_symptom(symptom_id: int):
     """Mark a symptom resolved: the countdown resumes."""
-    s = db.session.get(Symptom, symptom_id)
-    if s is None or s.user_id != current_user.id:
-        abort(404)
-    if s.resolved_at is None:
-        s.resolved_at = utcnow()
-        db.session.commit()
-    return hx_trigger(make_response(render_template("today/_countdown.html", **countdown_context())), "session-logged")
+    service.resolve_symptom(or_404(owned(Symptom, current_user, symptom_id)), utcnow())
+    return hx_trigger(countdown_partial(), "session-logged")
 
 
 @bp.post("/settings/gaps")
@@ -276,20 +249,11 @@ def save_gaps():
     try:
         data = GapsSchema().load(request.form.to_dict())
     except ValidationError as err:
-        return make_response(render_template("settings/_gaps.html", **gaps_context(
-            gap_errors=field_errors(err), gap_values=request.form.to_dict())), 422)
-    service.save_gaps(data)
-    resp = make_response(render_template("settings/_gaps.html", **gaps_context(gap_saved=True)))
+        return make_response(render_template("settings/_gaps.html", **cards.gaps_context(current_user),
+                                             gap_errors=field_errors(err), gap_values=request.form.to_dict()), 422)
+    service.save_gaps(current_user, data)
+    resp = make_response(render_template("settings/_gaps.html", **cards.gaps_context(current_user), gap_saved=True))
     return hx_trigger(resp, "session-logged")
-
-
-def health_profile_values() -> dict:
-    """The Settings health profile form, filled from what is stored."""
-    p = service.health_profile()
-    return {"isotretinoin": bool(p and p.isotretinoin_last_dose),
-            "isotretinoin_last_dose": p.isotretinoin_last_dose.isoformat() if p and p.isotretinoin_last_dose else "",
-            "blood_thinners": bool(p and p.blood_thinners), "keloid_tendency": bool(p and p.keloid_tendency),
-            "scalp_psoriasis_eczema": bool(p and p.scalp_psoriasis_eczema)}
 
 
 @bp.post("/settings/health")
@@ -305,15 +269,15 @@ def save_health():
                        ("isotretinoin", "blood_thinners", "keloid_tendency", "scalp_psoriasis_eczema")})
         return make_response(render_template("settings/_health.html", health_errors=field_errors(err),
                                              health_values=values), 422)
-    service.save_health_profile(data)
+    service.save_health_profile(current_user, data)
     return make_response(render_template("settings/_health.html", health_saved=True,
-                                         health_values=health_profile_values()))
+                                         health_values=cards.health_profile_values(current_user)))
 
 
 # ---- history -----------------------------------------------------------------------------------
 
 def page_after(before: NeedlingSession | None) -> list[NeedlingSession]:
-    return service.page_after(before, PAGE_SIZE)
+    return service.page_after(current_user, before, PAGE_SIZE)
 
 
 def month_grid(month: date) -> dict:
@@ -325,8 +289,7 @@ def month_grid(month: date) -> dict:
     # A day either side covers every zone; the exact local day is checked below.
     lo = datetime.combine(start - timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
-    q = service.sessions_query().where(NeedlingSession.performed_at >= lo, NeedlingSession.performed_at < hi)
-    for s in db.session.scalars(q):
+    for s in service.sessions_between(current_user, lo, hi):
         d = local(s.performed_at, tz).date()
         if d.year == start.year and d.month == start.month:
             marked.setdefault(d.day, []).append(s)
@@ -362,10 +325,8 @@ def history_more():
     before = number_arg("before")
     if before is None:
         abort(400)
-    anchor = db.session.get(NeedlingSession, before)
-    if anchor is None or anchor.user_id != current_user.id:
-        abort(404)
-    rows = page_after(anchor)
+    # The anchor may have been deleted since the page loaded: it still marks the place.
+    rows = page_after(or_404(owned(NeedlingSession, current_user, before)))
     return render_template("sessions/_history_items.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE)
 
 
@@ -380,15 +341,15 @@ def history_calendar():
 @login_required
 def show(session_id: int):
     """One session in full, with edit and delete."""
-    return render_page("sessions/show.html", s=service.own_session(session_id))
+    return render_page("sessions/show.html", s=own_session(session_id))
 
 
 @bp.post("/sessions/<int:session_id>/delete")
 @login_required
 def delete(session_id: int):
     """Delete a session (kept for undo); the countdown is recomputed at once."""
-    s = service.own_session(session_id)
-    service.delete_session(s, utcnow())
+    s = own_session(session_id)
+    service.delete_session(current_user, s, utcnow())
     if not request.htmx:
         return hx_redirect(url_for("sessions.history"))
     resp = make_response(render_template("sessions/_deleted.html", s=s))
@@ -399,7 +360,7 @@ def delete(session_id: int):
 @login_required
 def restore(session_id: int):
     """Undo a delete."""
-    s = service.own_session(session_id, deleted=True)
-    service.restore_session(s)
+    s = own_session(session_id, service.DELETED)
+    service.restore_session(current_user, s)
     resp = make_response(render_template("sessions/_detail.html", s=s))
     return hx_trigger(resp, "session-logged")

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from flask import g
 from flask_login import current_user
-from sqlalchemy import select
 
 from webapp import mail
+from webapp.api import token_service
 from webapp.auth import devices, passkeys
 from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
-from webapp.extensions import db
 from webapp.models import ApiToken
 from webapp.web import render_page
 
@@ -26,22 +25,21 @@ def render(status: int = 200, **context):
     context.setdefault("device_list", devices_list())
     context.setdefault("email_sending", mail.smtp_configured())
     # Each feature's sections, built by the feature's view and handed to the page's includes.
-    from webapp.dataio.routes import data_card_context
+    # (Imported here: the features' packages import this module for their whole-page answers.)
+    from webapp.dataio.cards import data_card_context
     from webapp.minoxidil.cards import settings_context
-    from webapp.sessions.routes import gaps_context, health_profile_values
+    from webapp.sessions.cards import gaps_context, health_profile_values
 
     # A plain form post that made a new calendar address hands its arguments over in g.
-    context.update(settings_context(current_user, utcnow(), **g.get("minoxidil_settings_kw", {})), **gaps_context(),
-                   **data_card_context())
-    context.setdefault("health_values", health_profile_values())
+    now = utcnow()
+    context.update(settings_context(current_user, now, **g.get("minoxidil_settings_kw", {})),
+                   **gaps_context(current_user), **data_card_context(current_user, now))
+    context.setdefault("health_values", health_profile_values(current_user))
     return render_page("settings/page.html", status=status, **context)
 
 
 def tokens() -> list[ApiToken]:
-    return list(db.session.scalars(
-        select(ApiToken).where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
-        .order_by(ApiToken.created_at.desc())
-    ))
+    return token_service.live_tokens(current_user)
 
 
 def passkey_list():

@@ -7,10 +7,10 @@ import json
 from flask import abort, jsonify, make_response, render_template, request, session, url_for
 from flask_login import current_user, login_required, logout_user
 from marshmallow import ValidationError
-from sqlalchemy import select
 
 from webapp import mail
 from webapp.account import delete_user_data
+from webapp.api import token_service
 from webapp.auth import devices, passkeys, sessions_service
 from webapp.auth import service as accounts
 from webapp.auth.links import device_name, external_url, relying_party
@@ -19,7 +19,7 @@ from webapp.auth.signin import current_login_session
 from webapp.clock import utcnow
 from webapp.extensions import db
 from webapp.minoxidil.service import change_zone
-from webapp.models import ApiToken
+from webapp.models import ApiToken, owned
 from webapp.schemas import (
     MAX_PASSWORD,
     EmailChangeSchema,
@@ -34,7 +34,7 @@ from webapp.settings.page import devices_list as _devices
 from webapp.settings.page import passkey_list as _passkey_list
 from webapp.settings.page import render as _page
 from webapp.settings.page import tokens as _tokens
-from webapp.web import field_errors, hx_redirect
+from webapp.web import field_errors, hx_redirect, or_404
 
 
 def _tokens_section(status: int = 200, **context):
@@ -121,9 +121,7 @@ def create_token():
         data = TokenSchema().load(request.form.to_dict())
     except ValidationError as err:
         return _tokens_section(422, errors=field_errors(err), token_name=request.form.get("name", ""))
-    row, token = ApiToken.issue(current_user.id, data["name"])
-    db.session.add(row)
-    db.session.commit()
+    row, token = token_service.issue(current_user, data["name"])
     return _tokens_section(new_token=token, new_token_name=row.name)
 
 
@@ -131,12 +129,8 @@ def create_token():
 @login_required
 def revoke_token(token_id: int):
     """Revoke a token: it stops working at once."""
-    row = db.session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == current_user.id,
-                                                   ApiToken.revoked_at.is_(None)))
-    if row is None:
-        abort(404)
-    row.revoked_at = utcnow()
-    db.session.commit()
+    row = or_404(owned(ApiToken, current_user, token_id, token_service.LIVE))
+    token_service.revoke(row, utcnow())
     return _tokens_section(revoked_name=row.name)
 
 

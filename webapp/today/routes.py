@@ -9,9 +9,9 @@ from marshmallow import ValidationError
 from webapp.clock import local, utcnow
 from webapp.minoxidil import service as mx
 from webapp.minoxidil.cards import card_context
-from webapp.photos.routes import latest_photo_context
+from webapp.photos.cards import latest_photo_context
 from webapp.schemas import TimezoneSchema
-from webapp.sessions.routes import countdown_context
+from webapp.sessions.cards import countdown_context
 from webapp.today import bp
 from webapp.web import field_errors, hx_redirect, render_page
 
@@ -20,9 +20,10 @@ from webapp.web import field_errors, hx_redirect, render_page
 @login_required
 def index():
     """Today's cards: countdown, minoxidil, latest photo."""
-    now = local(utcnow(), current_user.timezone)
-    return render_page("today/page.html", today_label=now.strftime("%A %-d %B"),
-                       **countdown_context(), **card_context(current_user, utcnow()), **latest_photo_context())
+    now = utcnow()
+    return render_page("today/page.html", today_label=local(now, current_user.timezone).strftime("%A %-d %B"),
+                       **countdown_context(current_user, now), **card_context(current_user, now),
+                       **latest_photo_context(current_user))
 
 
 def _zone_card(zone: str, status: int = 200, error: str | None = None):
