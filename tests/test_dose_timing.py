@@ -106,6 +106,23 @@ def test_property_a_zone_change_never_rewrites_the_past_nor_doubles_or_drops_the
     assert all(a.at < b.at for a, b in zip(after, after[1:], strict=False))
 
 
+def test_a_zone_change_at_the_very_second_a_slot_is_due_keeps_that_slot():
+    """03:45 Berlin on the night New York springs forward: the change lands on the slot's own
+    second. The slot has started (it is due), so it stays, once, in Berlin time."""
+    berlin = reg(("02:15", "03:45"), tz=BERLIN)
+    now = local(2026, 3, 8, 3, 45)
+    effective = d.change_effective_from([berlin], BERLIN, now)
+    assert effective > now
+    ny = d.Regimen(effective, berlin.times, berlin.start_date, tz=NEW_YORK, created_at=now)
+    after = build([berlin, ny], now, start=now - timedelta(days=1), end=now + timedelta(days=1))
+    due = [s for s in after if s.status == "due"]
+    assert [(s.local.strftime("%H:%M"), s.tz) for s in due] == [("03:45", BERLIN)]
+    assert sum(s.at == now for s in after) == 1
+    # Next: New York's 02:15 does not exist that night (clocks skip to 03:00), so 03:15 EDT.
+    coming = [s for s in after if s.at > now]
+    assert coming[0].local.strftime("%d %H:%M %Z") == "08 03:15 EDT"
+
+
 def _moved_by_dst(s: d.Slot, tz: str) -> bool:
     """A routine time the clock skipped that day (shown up to an hour later or earlier)."""
     zone = ZoneInfo(tz)

@@ -219,6 +219,8 @@ def change_effective_from(versions: Sequence[Regimen], tz: str, now: datetime,
     so the dose stays credited; the new schedule starts just after it."""
     effective = now
     old = set(scheduled_times(versions, tz, now, now + EARLY + timedelta(seconds=1)))
+    if now in old:  # a slot due this very second has started: it keeps its window
+        effective = now + timedelta(seconds=1)
     for dose in doses:
         if dose.slot_at in old and dose.slot_at >= effective:
             effective = dose.slot_at + timedelta(seconds=1)
