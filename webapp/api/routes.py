@@ -278,7 +278,7 @@ def log_dose():
     if out.kind == "none_due":
         nxt = next((s for s in mx.slots_for(user, now, now + timedelta(days=3), now)
                     if s.at > now and s.status != "held"), None)
-        if mx.current_regimen(user.id, now) is None:
+        if mx.current_regimen(user, now) is None:
             return conflict("Nothing due", "No minoxidil routine is set up yet. Set it up in Settings → Minoxidil.")
         return conflict("Nothing due", "No dose is due right now.", next=slot_json(nxt, now))
     if out.kind == "held":

@@ -700,7 +700,7 @@ def _unscheduled_doses(user_id: int, data: dict, tz: str) -> list[str]:
     from webapp.minoxidil.service import regimen_rows, versions
 
     have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user_id)))
-    vs = versions(regimen_rows(user_id))
+    vs = versions(regimen_rows(db.session.get(User, user_id)))
     problems = []
     for i, row in enumerate(data["doses"]):
         at = row["slot_at"]

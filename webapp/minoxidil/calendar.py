@@ -46,7 +46,7 @@ def feed(user: User, now: datetime) -> bytes:
     cal.add("x-wr-calname", "Rollwise")
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")
-    reg = service.current_regimen(user.id, now)
+    reg = service.current_regimen(user, now)
     start = now - timedelta(days=1)
     slots = service.slots_for(user, start, now + timedelta(days=FEED_DAYS), now)
     for slot in slots:

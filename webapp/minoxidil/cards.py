@@ -55,8 +55,8 @@ def settings_context(user: User | None, now: datetime, errors: dict | None = Non
     """What the two Settings sections (routine, reminders) need."""
     if user is None or not user.is_authenticated:
         return {}
-    reg = service.current_regimen(user.id, now)
-    token = service.active_calendar_token(user.id)
+    reg = service.current_regimen(user, now)
+    token = service.active_calendar_token(user)
     feed = None
     if token is not None:
         # Only a hash is stored: the address can be shown right after it is made, never later.
@@ -68,7 +68,7 @@ def settings_context(user: User | None, now: datetime, errors: dict | None = Non
         "mx": {
             "regimen": reg, "form": values or regimen_values(user, now, reg), "errors": errors or {},
             "saved": saved, "products": d.PRODUCTS, "max_times": d.MAX_TIMES_PER_DAY,
-            "feed": feed, "health": service.reminder_health(user.id, now),
+            "feed": feed, "health": service.reminder_health(user, now),
             "vapid_key": application_server_key(), "tz": user.timezone,
         }
     }

@@ -27,10 +27,10 @@ HISTORY_DAYS = 7
 HEATMAP_WEEKS = 5
 
 
-def regimen_rows(user_id: int) -> list[MinoxidilRegimen]:
+def regimen_rows(user: User) -> list[MinoxidilRegimen]:
     """The versions in force, oldest first. A later edit supersedes any earlier-made
     version that would only have started at or after the edit's own start."""
-    return supersede(db.session.scalars(select(MinoxidilRegimen).where(MinoxidilRegimen.user_id == user_id)
+    return supersede(db.session.scalars(select(MinoxidilRegimen).where(MinoxidilRegimen.user_id == user.id)
                                         .order_by(MinoxidilRegimen.id)))
 
 
@@ -42,9 +42,9 @@ def supersede(rows) -> list[MinoxidilRegimen]:
     return kept
 
 
-def current_regimen(user_id: int, now: datetime) -> MinoxidilRegimen | None:
+def current_regimen(user: User, now: datetime) -> MinoxidilRegimen | None:
     """The latest version (a change made now applies from the next slot)."""
-    rows = regimen_rows(user_id)
+    rows = regimen_rows(user)
     return rows[-1] if rows else None
 
 
@@ -54,34 +54,34 @@ def versions(rows: list[MinoxidilRegimen]) -> list[d.Regimen]:
             for r in rows]
 
 
-def holds_for(user_id: int, since: datetime) -> list[d.Hold]:
+def holds_for(user: User, since: datetime) -> list[d.Hold]:
     """Holds that may touch slots after ``since``: live sessions within 3 days before it, and
     symptoms not resolved before it."""
     sessions = db.session.execute(
         select(NeedlingSession.performed_at, NeedlingSession.needle_mm).where(
-            NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None),
+            NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None),
             NeedlingSession.performed_at >= since - timedelta(days=3))).all()
     symptoms = db.session.execute(
         select(Symptom.started_at, Symptom.resolved_at, Symptom.kind).where(
-            Symptom.user_id == user_id,
+            Symptom.user_id == user.id,
             or_(Symptom.resolved_at.is_(None), Symptom.resolved_at > since))).all()
     return d.holds_from([(s.performed_at, s.needle_mm) for s in sessions],
                         [(s.started_at, s.resolved_at, s.kind) for s in symptoms])
 
 
-def dose_rows(user_id: int, start: datetime, end: datetime) -> list[DoseLog]:
+def dose_rows(user: User, start: datetime, end: datetime) -> list[DoseLog]:
     return list(db.session.scalars(select(DoseLog).where(
-        DoseLog.user_id == user_id, DoseLog.slot_at >= start, DoseLog.slot_at < end)))
+        DoseLog.user_id == user.id, DoseLog.slot_at >= start, DoseLog.slot_at < end)))
 
 
 def slots_for(user: User, start: datetime, end: datetime, now: datetime,
               rows: list[MinoxidilRegimen] | None = None) -> list[d.Slot]:
-    rows = regimen_rows(user.id) if rows is None else rows
+    rows = regimen_rows(user) if rows is None else rows
     if not rows:
         return []
-    doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user.id, start, end)]
+    doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user, start, end)]
     return d.build_slots(versions(rows), user.timezone, start, end, doses=doses,
-                         holds=holds_for(user.id, start), now=now)
+                         holds=holds_for(user, start), now=now)
 
 
 def local_midnight(day: date, tz: str) -> datetime:
@@ -113,7 +113,7 @@ class CardView:
 
 def card(user: User, now: datetime, just_logged: DoseLog | None = None) -> CardView:
     """The user's minoxidil card at ``now``: the due and next doses, holds ahead, adherence."""
-    rows = regimen_rows(user.id)
+    rows = regimen_rows(user)
     zone = ZoneInfo(user.timezone)
     today = now.astimezone(zone).date()
     start = min(local_midnight(today, user.timezone), now - timedelta(days=31))  # 30 days of adherence
@@ -148,7 +148,7 @@ class PageView:
 
 
 def page_view(user: User, now: datetime) -> PageView:
-    rows = regimen_rows(user.id)
+    rows = regimen_rows(user)
     zone = ZoneInfo(user.timezone)
     today = now.astimezone(zone).date()
     # Whole weeks, Monday first, ending with this week.
@@ -176,8 +176,8 @@ def find_slot(user: User, at: datetime, now: datetime) -> d.Slot | None:
 def save_regimen(user: User, now: datetime, *, product: str, amount: str | None, times: list[str],
                  start_date: date) -> MinoxidilRegimen:
     """Save a new regimen version; it applies from the next slot, past logs stay as they were."""
-    rows = regimen_rows(user.id)
-    logged = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user.id, now, now + timedelta(days=1))]
+    rows = regimen_rows(user)
+    logged = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user, now, now + timedelta(days=1))]
     effective = d.change_effective_from(versions(rows), user.timezone, now, logged)
     if not rows:
         # The first regimen counts from the start of its start date, so a dose
@@ -194,7 +194,7 @@ def save_regimen(user: User, now: datetime, *, product: str, amount: str | None,
 
 def set_paused(user: User, now: datetime, paused: bool) -> MinoxidilRegimen | None:
     """Pause (no slots, no reminders) or resume the routine; None when there is no routine."""
-    reg = current_regimen(user.id, now)
+    reg = current_regimen(user, now)
     if reg is None or reg.paused == paused:
         return reg
     effective = now
@@ -214,9 +214,9 @@ def set_paused(user: User, now: datetime, paused: bool) -> MinoxidilRegimen | No
 
 # ---- calendar token -------------------------------------------------------------
 
-def active_calendar_token(user_id: int) -> CalendarToken | None:
+def active_calendar_token(user: User) -> CalendarToken | None:
     return db.session.scalar(select(CalendarToken).where(
-        CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None)))
+        CalendarToken.user_id == user.id, CalendarToken.revoked_at.is_(None)))
 
 
 def calendar_token_by_secret(secret: str) -> CalendarToken | None:
@@ -238,20 +238,20 @@ def calendar_feed_owner(secret: str, now: datetime) -> User | None:
     return db.session.get(User, token.user_id)
 
 
-def new_calendar_token(user_id: int, now: datetime) -> tuple[CalendarToken, str]:
+def new_calendar_token(user: User, now: datetime) -> tuple[CalendarToken, str]:
     """Replace the feed's address: returns the new row and its secret (shown once, stored hashed)."""
-    old = active_calendar_token(user_id)
+    old = active_calendar_token(user)
     if old is not None:
         old.revoked_at = now
-    token, secret = CalendarToken.issue(user_id, now)
+    token, secret = CalendarToken.issue(user.id, now)
     db.session.add(token)
     db.session.commit()
     return token, secret
 
 
-def revoke_calendar_token(user_id: int, now: datetime) -> bool:
+def revoke_calendar_token(user: User, now: datetime) -> bool:
     """Turn the feed off: its address finds nothing from now on. False when it was already off."""
-    token = active_calendar_token(user_id)
+    token = active_calendar_token(user)
     if token is None:
         return False
     token.revoked_at = now
@@ -274,20 +274,20 @@ class ReminderHealth:
     quiet: bool  # pushes sent for 3 days with no acknowledgement
 
 
-def reminder_health(user_id: int, now: datetime) -> ReminderHealth:
+def reminder_health(user: User, now: datetime) -> ReminderHealth:
     subs = db.session.scalar(select(db.func.count()).select_from(PushSubscription)
-                             .where(PushSubscription.user_id == user_id)) or 0
+                             .where(PushSubscription.user_id == user.id)) or 0
     last_sent = db.session.scalar(select(db.func.max(ReminderSend.sent_at)).where(
-        ReminderSend.user_id == user_id, ReminderSend.channel == "push"))
+        ReminderSend.user_id == user.id, ReminderSend.channel == "push"))
     last_ack = db.session.scalar(select(db.func.max(ReminderSend.acknowledged_at)).where(
-        ReminderSend.user_id == user_id))
+        ReminderSend.user_id == user.id))
     first_unacked = db.session.scalar(select(db.func.min(ReminderSend.sent_at)).where(
-        ReminderSend.user_id == user_id, ReminderSend.channel == "push",
+        ReminderSend.user_id == user.id, ReminderSend.channel == "push",
         ReminderSend.status == "sent",
         *([ReminderSend.sent_at > last_ack] if last_ack else [])))
-    token = active_calendar_token(user_id)
+    token = active_calendar_token(user)
     last_in_app = db.session.scalar(select(db.func.max(DoseLog.created_at)).where(
-        DoseLog.user_id == user_id, DoseLog.source.in_(("app", "backfill"))))
+        DoseLog.user_id == user.id, DoseLog.source.in_(("app", "backfill"))))
     def aware(v):
         return v.replace(tzinfo=UTC) if v is not None and v.tzinfo is None else v
 
@@ -396,11 +396,11 @@ def change_zone(user: User, zone: str, now: datetime) -> MinoxidilRegimen | None
     it happened in (a new regimen version, never an edit of the old ones)."""
     if zone == user.timezone:
         return None
-    rows = regimen_rows(user.id)
+    rows = regimen_rows(user)
     added = None
     if rows:
         cur = rows[-1]
-        doses = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user.id, now, now + timedelta(days=1))]
+        doses = [d.Dose(r.slot_at, r.applied_at) for r in dose_rows(user, now, now + timedelta(days=1))]
         effective = max(d.change_effective_from(versions(rows), user.timezone, now, doses), cur.effective_from)
         added = MinoxidilRegimen(user_id=user.id, product=cur.product, amount=cur.amount, times=list(cur.times),
                                  start_date=cur.start_date, paused=cur.paused, effective_from=effective,
@@ -429,13 +429,13 @@ def zone_switch_preview(user: User, phone_zone: str, now: datetime) -> ZoneSwitc
         ZoneInfo(phone_zone)
     except (ValueError, KeyError, OSError):
         return None
-    rows = regimen_rows(user.id)
+    rows = regimen_rows(user)
     nxt = None
     times: list[str] = []
     if rows and not rows[-1].paused:
         cur = rows[-1]
         times = list(cur.times)
-        doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user.id, now - timedelta(days=1),
+        doses = [d.Dose(r.slot_at, r.applied_at, r.id, r.timezone) for r in dose_rows(user, now - timedelta(days=1),
                                                                                      now + timedelta(days=2))]
         vs = versions(rows)
         eff = max(d.change_effective_from(vs, user.timezone, now, doses), cur.effective_from)

@@ -5,7 +5,6 @@ Features whose plain (non-htmx) form post answers with the whole page call ``ren
 
 from __future__ import annotations
 
-from flask import g
 from flask_login import current_user
 
 from webapp import mail
@@ -17,7 +16,8 @@ from webapp.models import ApiToken
 from webapp.web import render_page
 
 
-def render(status: int = 200, **context):
+def render(status: int = 200, *, minoxidil: dict | None = None, **context):
+    """The page; ``minoxidil`` is what a minoxidil view hands its sections (a new calendar address)."""
     context.setdefault("errors", {})
     context.setdefault("values", {"timezone": current_user.timezone})
     context.setdefault("tokens", tokens())
@@ -30,9 +30,8 @@ def render(status: int = 200, **context):
     from webapp.minoxidil.cards import settings_context
     from webapp.sessions.cards import gaps_context, health_profile_values
 
-    # A plain form post that made a new calendar address hands its arguments over in g.
     now = utcnow()
-    context.update(settings_context(current_user, now, **g.get("minoxidil_settings_kw", {})),
+    context.update(settings_context(current_user, now, **(minoxidil or {})),
                    **gaps_context(current_user), **data_card_context(current_user, now))
     context.setdefault("health_values", health_profile_values(current_user))
     return render_page("settings/page.html", status=status, **context)

@@ -17,7 +17,7 @@ from webapp.minoxidil.routes.common import settings_section
 @login_required
 def calendar_new():
     """Create (or replace) the private calendar address; the old one stops working."""
-    _, secret = service.new_calendar_token(current_user.id, utcnow())
+    _, secret = service.new_calendar_token(current_user, utcnow())
     return settings_section("reminders", saved="calendar", new_secret=secret)
 
 
@@ -25,7 +25,7 @@ def calendar_new():
 @login_required
 def calendar_revoke():
     """Turn the calendar feed off: its address answers 404 from now on."""
-    service.revoke_calendar_token(current_user.id, utcnow())
+    service.revoke_calendar_token(current_user, utcnow())
     return settings_section("reminders", saved="calendar-off")
 
 

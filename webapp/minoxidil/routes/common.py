@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, make_response, render_template, request, url_for
+from flask import make_response, render_template, request, url_for
 from flask_login import current_user
 
 from webapp.clock import utcnow
@@ -25,6 +25,5 @@ def settings_section(name: str, status: int = 200, **kw):
     if not request.htmx and not kw.get("new_secret"):
         return hx_redirect(url_for("settings.index") + f"#{name}")
     if not request.htmx:  # a plain form post: the whole Settings page, the new address in it
-        g.minoxidil_settings_kw = kw
-        return settings_page()
+        return settings_page(minoxidil=kw)
     return partial(f"settings/_{name}.html", status, **settings_context(current_user, utcnow(), **kw))

@@ -53,7 +53,7 @@ def save_regimen():
         if abs((data["start_date"] - today).days) > 366:
             raise ValidationError({"start_date": ["Pick a start date within a year of today."]})
     except ValidationError as err:
-        values = regimen_values(current_user, now, service.current_regimen(current_user.id, now))
+        values = regimen_values(current_user, now, service.current_regimen(current_user, now))
         values.update({k: v for k, v in form.items() if k in values})
         return settings_section("minoxidil", 422, errors=field_errors(err), values=values)
     service.save_regimen(current_user, now, product=data["product"], amount=data.get("amount"),
