@@ -49,7 +49,7 @@ def seed(app, email: str) -> None:
                        applied_at=berlin(2026, 3, 9, 8, 5))
         db.session.add_all([roller, home, clinic, routine, dose])
         db.session.commit()
-        save_upload(user_id=user.id, client_id=str(uuid.uuid4()), area="crown", session_id=home.id,
+        save_upload(user=user, client_id=str(uuid.uuid4()), area="crown", session_id=home.id,
                     data=buf.getvalue(), tz=user.timezone, now=utcnow())
 
 

@@ -86,7 +86,7 @@ def start_export(user: User, now: datetime) -> DataJob:
     return db.session.get(DataJob, job.id)
 
 
-def start_import(user_id: int, now: datetime, stream: IO[bytes], size: int) -> DataJob:
+def start_import(user: User, now: datetime, stream: IO[bytes], size: int) -> DataJob:
     """Store the upload where every worker can read it and queue its import.
 
     Only what is cheap is checked here (empty, too large); everything else happens in the job,
@@ -97,6 +97,7 @@ def start_import(user_id: int, now: datetime, stream: IO[bytes], size: int) -> D
         raise ImportRefused(f"That file is empty. {EXPORT_HINT}")
     if size > limits.upload_bytes:
         raise ImportRefused(f"That file is {mb(size)}; an import can be up to {mb(limits.upload_bytes)}.", status=413)
+    user_id = user.id  # read once: looking at a stale job commits, which expires the user
     running = _active(user_id, "import", now)
     if running is not None:
         raise ImportRefused("An import is already under way. Wait for it to finish, then import the next file.",
@@ -148,8 +149,9 @@ def _fail_if_unchanged(job: DataJob, message: str) -> None:
     db.session.refresh(job)
 
 
-def latest(user_id: int, now: datetime) -> dict[str, DataJob | None]:
+def latest(user: User, now: datetime) -> dict[str, DataJob | None]:
     """The newest export and import of the user that Settings should still show."""
+    user_id = user.id  # read once: marking a stale job failed commits, which expires the user
     out: dict[str, DataJob | None] = {}
     for kind in ("export", "import"):
         job = db.session.scalar(select(DataJob).where(DataJob.user_id == user_id, DataJob.kind == kind,
@@ -171,9 +173,13 @@ def referenced_files(now: datetime) -> set[str]:
 
 
 def run(job_id: int) -> None:
-    """Run one job to the end; every outcome is written to its row."""
+    """Run one job to the end; every outcome is written to its row.
+
+    The clock is read once, as the job starts: the export is dated then and an import's records
+    are checked against it (its progress and heartbeat writes read the clock as they go)."""
+    now = utcnow()
     claimed = db.session.execute(update(DataJob).where(DataJob.id == job_id, DataJob.state == "queued")
-                                 .values(state="running", heartbeat_at=utcnow())).rowcount
+                                 .values(state="running", heartbeat_at=now)).rowcount
     db.session.commit()
     if not claimed:  # already run, or given up on: a repeated delivery does nothing
         return
@@ -181,9 +187,9 @@ def run(job_id: int) -> None:
     kind, user_id, file_key = job.kind, job.user_id, job.file_key
     try:
         if kind == "export":
-            _export(job_id, user_id)
+            _export(job_id, user_id, now)
         else:
-            _import(job_id, user_id, file_key)
+            _import(job_id, user_id, file_key, now)
     except ImportRefused as refused:
         db.session.rollback()
         _finish(job_id, state="failed", message=refused.message,
@@ -211,13 +217,13 @@ def _finish(job_id: int, **values) -> None:
     db.session.commit()
 
 
-def _export(job_id: int, user_id: int) -> None:
+def _export(job_id: int, user_id: int, now: datetime) -> None:
     user = db.session.get(User, user_id)
-    name = f"rollwise-{local(utcnow(), user.timezone):%Y-%m-%d}.zip"
+    name = f"rollwise-{local(now, user.timezone):%Y-%m-%d}.zip"
     tick = _progress(job_id)
-    with service.export_zip(user, tick) as out:
+    with service.export_zip(user, now, tick) as out:
         out.seek(0, 2)
-        photos = service.summary(user_id)["photos"]
+        photos = service.summary(user)["photos"]
         out.seek(0)
         storage = get_storage()
         key = storage.new_key(".zip")
@@ -225,7 +231,8 @@ def _export(job_id: int, user_id: int) -> None:
     _finish(job_id, state="done", file_key=key, file_name=name, done=photos, total=photos)
 
 
-def _import(job_id: int, user_id: int, file_key: str) -> None:
+def _import(job_id: int, user_id: int, file_key: str, now: datetime) -> None:
+    user = db.session.get(User, user_id)
     storage = get_storage()
     # A ZIP must be seekable: copy the stored upload to a local temporary file first.
     with tempfile.TemporaryFile() as local_copy:
@@ -234,7 +241,7 @@ def _import(job_id: int, user_id: int, file_key: str) -> None:
                 local_copy.write(chunk)
         size = local_copy.tell()
         upload = open_upload(local_copy, size, service.limits())
-        result = service.import_upload(user_id, upload, _progress(job_id))
+        result = service.import_upload(user, now, upload, _progress(job_id))
     counted = result.added["photos"] + result.existing["photos"]
     _finish(job_id, state="done", done=counted, total=counted,
             result={"headline": result.headline, "also": result.also,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, abort, current_app, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -18,8 +20,8 @@ from webapp.web import hx_trigger, or_404
 IMPORT_ENDPOINT = "dataio.import_data"
 
 
-def _filename(ext: str, what: str = "") -> str:
-    day = local(utcnow(), current_user.timezone).strftime("%Y-%m-%d")
+def _filename(now: datetime, ext: str, what: str = "") -> str:
+    day = local(now, current_user.timezone).strftime("%Y-%m-%d")
     return f"rollwise-{what}{day}.{ext}"
 
 
@@ -67,30 +69,32 @@ def _too_large(size: int | None, limit: int) -> Response:
 @login_required
 def export_json():
     """Everything in one JSON file (photos listed; their files are in the ZIP)."""
-    text, _files = service.export_json(current_user)
-    return _download(text, "application/json", _filename("json"))
+    now = utcnow()
+    text, _files = service.export_json(current_user, now)
+    return _download(text, "application/json", _filename(now, "json"))
 
 
 @bp.get("/settings/export/sessions.csv")
 @login_required
 def export_sessions_csv():
     """Sessions as a spreadsheet."""
-    return _download(service.sessions_csv(current_user), "text/csv", _filename("csv", "sessions-"))
+    return _download(service.sessions_csv(current_user), "text/csv", _filename(utcnow(), "csv", "sessions-"))
 
 
 @bp.get("/settings/export/doses.csv")
 @login_required
 def export_doses_csv():
     """Minoxidil doses as a spreadsheet."""
-    return _download(service.doses_csv(current_user), "text/csv", _filename("csv", "doses-"))
+    return _download(service.doses_csv(current_user), "text/csv", _filename(utcnow(), "csv", "doses-"))
 
 
 @bp.get("/settings/export/rollwise.zip")
 @login_required
 def export_zip():
     """The JSON, both CSV files and every photo, in one ZIP."""
-    resp = send_file(service.export_zip(current_user), mimetype="application/zip", as_attachment=True,
-                     download_name=_filename("zip"), max_age=0)
+    now = utcnow()
+    resp = send_file(service.export_zip(current_user, now), mimetype="application/zip", as_attachment=True,
+                     download_name=_filename(now, "zip"), max_age=0)
     return _private(resp)
 
 
@@ -138,7 +142,7 @@ def import_data():
     stream.seek(0, 2)
     size = stream.tell()
     try:
-        job = jobs.start_import(current_user.id, utcnow(), stream, size)
+        job = jobs.start_import(current_user, utcnow(), stream, size)
     except ImportRefused as refused:
         return _answer(refused.status, import_error=refused)
     if not request.htmx:
@@ -186,5 +190,5 @@ def job_download(job_id: int):
     if not storage.exists(found.file_key):
         abort(404)
     resp = send_file(storage.open(found.file_key), mimetype="application/zip", as_attachment=True,
-                     download_name=found.file_name or _filename("zip"), max_age=0)
+                     download_name=found.file_name or _filename(utcnow(), "zip"), max_age=0)
     return _private(resp)

@@ -32,7 +32,7 @@ from marshmallow import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from webapp.clock import local, utcnow
+from webapp.clock import local
 from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits, Upload
 from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
 from webapp.domain.rules import BANDS
@@ -91,8 +91,9 @@ def _alignment_of(photo: Photo, client_of: dict[int, str]) -> dict | None:
             "ratio": photo.align_ratio or 0.0}
 
 
-def collect(user: User) -> tuple[dict, list[PhotoFile]]:
-    """Everything the user owns as export-format data, and the photo files that go with it."""
+def collect(user: User, now: datetime) -> tuple[dict, list[PhotoFile]]:
+    """Everything the user owns as export-format data (exported at ``now``), and the photo files that go
+    with it."""
     uid = user.id
 
     def rows(model, *order):
@@ -125,7 +126,7 @@ def collect(user: User) -> tuple[dict, list[PhotoFile]]:
     data = {
         "format_version": FORMAT_VERSION,
         "app": "Rollwise",
-        "exported_at": utcnow(),
+        "exported_at": now,
         "profile": {"timezone": user.timezone, "health": _health_of(uid)},
         "devices": [{"ref": device_ref[dev.id], "kind": dev.kind, "label": dev.label, "needle_mm": dev.needle_mm,
                      "created_at": dev.created_at, "retired_at": dev.retired_at} for dev in devices],
@@ -164,8 +165,8 @@ def _health_of(user_id: int) -> dict | None:
     return {k: getattr(h, k) for k in HEALTH_FIELDS}
 
 
-def export_json(user: User) -> tuple[str, list[PhotoFile]]:
-    data, files = collect(user)
+def export_json(user: User, now: datetime) -> tuple[str, list[PhotoFile]]:
+    data, files = collect(user, now)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n", files
 
 
@@ -232,11 +233,11 @@ Exported {at} UTC.
 Progress = Callable[[int, int], None]  # (photos done, photos in all): a background job's progress bar
 
 
-def export_zip(user: User, progress: Progress | None = None) -> IO[bytes]:
+def export_zip(user: User, now: datetime, progress: Progress | None = None) -> IO[bytes]:
     """The ZIP in a temporary file (photos can add up to more than belongs in memory), rewound."""
-    text, files = export_json(user)
+    text, files = export_json(user, now)
     storage = get_storage()
-    stamp = local(utcnow(), user.timezone).timetuple()[:6]
+    stamp = local(now, user.timezone).timetuple()[:6]
 
     def entry(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
         info = zipfile.ZipInfo(name, date_time=stamp)
@@ -250,7 +251,7 @@ def export_zip(user: User, progress: Progress | None = None) -> IO[bytes]:
         zf.writestr(entry("sessions.csv"), sessions_csv(user))
         zf.writestr(entry("doses.csv"), doses_csv(user))
         zf.writestr(entry("README.txt"), ZIP_README.format(version=FORMAT_VERSION, tz=user.timezone,
-                                                           at=utcnow().strftime("%Y-%m-%d %H:%M")))
+                                                           at=now.strftime("%Y-%m-%d %H:%M")))
         for i, f in enumerate(files):
             if progress:
                 progress(i, len(files))
@@ -260,9 +261,11 @@ def export_zip(user: User, progress: Progress | None = None) -> IO[bytes]:
     return out
 
 
-def summary(user_id: int) -> dict[str, int]:
+def summary(user: User) -> dict[str, int]:
+    """How many sessions, doses and photos the user has kept."""
+
     def count(model, *where):
-        return db.session.scalar(select(func.count()).select_from(model).where(model.user_id == user_id, *where)) or 0
+        return db.session.scalar(select(func.count()).select_from(model).where(model.user_id == user.id, *where)) or 0
 
     return {"sessions": count(NeedlingSession, NeedlingSession.deleted_at.is_(None)), "doses": count(DoseLog),
             "photos": count(Photo)}
@@ -348,8 +351,9 @@ def _what_happened_problems(data: dict, now: datetime) -> list[str]:
     return problems
 
 
-def validate(upload: Upload, now: datetime | None = None) -> dict:
-    """The upload's data, checked against format version 1; ImportRefused names what is wrong."""
+def validate(upload: Upload, now: datetime) -> dict:
+    """The upload's data, checked against format version 1 (nothing may have happened after ``now``);
+    ImportRefused names what is wrong."""
     raw = upload.data
     if not isinstance(raw, dict):
         raise ImportRefused(f"That JSON isn't a Rollwise export: it should be one object with format_version. "
@@ -370,7 +374,7 @@ def validate(upload: Upload, now: datetime | None = None) -> dict:
         data = ExportSchema().load(raw)
     except ValidationError as err:
         raise _refuse_problems(flatten(err.messages)) from err
-    problems = references(data) + _what_happened_problems(data, now or utcnow())
+    problems = references(data) + _what_happened_problems(data, now)
     if upload.kind == "zip":
         problems += [f"photos[{i}].file: {p['file']} is missing from the ZIP." for i, p in enumerate(data["photos"])
                      if p["file"] not in upload.names]
@@ -394,9 +398,10 @@ def _existing_photo_hashes(user_id: int) -> dict[str, int]:
     return out
 
 
-def import_upload(user_id: int, upload: Upload, progress: Progress | None = None) -> ImportResult:
+def import_upload(user: User, now: datetime, upload: Upload, progress: Progress | None = None) -> ImportResult:
     """Import a checked upload into the user's account in one transaction; files published after commit."""
-    data = validate(upload)
+    user_id = user.id  # read once: the import ends transactions, which expires the user
+    data = validate(upload, now)
     storage = get_storage()
     staged: dict[str, _Staged] = {}
     try:

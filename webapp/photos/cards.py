@@ -12,6 +12,6 @@ def latest_photo_context(user: User) -> dict:
 
 
 def latest_photo_card(user: User) -> dict:
-    latest = service.latest_photo(user.id)
-    count = service.photo_count(user.id, latest.area) if latest else 0
+    latest = service.latest_photo(user)
+    count = service.photo_count(user, latest.area) if latest else 0
     return {"latest": latest, "area_count": count}

@@ -35,26 +35,24 @@ def _local(dt: datetime) -> datetime:
 
 
 def _capture_context(area: str | None = None, session=None) -> dict:
-    uid = current_user.id
-    ghosts = service.last_by_area(uid)
+    ghosts = service.last_by_area(current_user)
     if area not in AREAS:
-        latest = service.latest_photo(uid)
+        latest = service.latest_photo(current_user)
         area = latest.area if latest else None
     return {
         "client_id": _new_client_id(),
         "selected_area": area,
         "ghosts": ghosts,
         "guides": GUIDES,
-        "sessions": service.recent_sessions(uid),
+        "sessions": service.recent_sessions(current_user),
         "linked_session": session,
         "max_bytes": _max_bytes(),
     }
 
 
 def _timeline_context() -> dict:
-    uid = current_user.id
-    stages = service.stages_of(uid)
-    return {"groups": service.timeline(uid), "stages": stages, "stage_by_photo": _stage_by_photo(stages)}
+    stages = service.stages_of(current_user)
+    return {"groups": service.timeline(current_user), "stages": stages, "stage_by_photo": _stage_by_photo(stages)}
 
 
 def _stage_by_photo(stages: list[Stage]) -> dict[int, Stage]:
@@ -68,7 +66,7 @@ def _stage_by_photo(stages: list[Stage]) -> dict[int, Stage]:
 def _stage_form_context(errors: dict | None = None, values: dict | None = None) -> dict:
     today = _local(utcnow()).date().isoformat()
     return {"stage_errors": errors or {}, "stage_values": values or {"assessed_on": today, "assessed_by": "self"},
-            "stage_client_id": _new_client_id(), "stage_photos": service.photos_of(current_user.id, limit=30),
+            "stage_client_id": _new_client_id(), "stage_photos": service.photos_of(current_user, limit=30),
             "today_iso": today}
 
 
@@ -126,7 +124,7 @@ def upload():
     files = [f for f in request.files.getlist("photo") if f and f.filename]
     raw = files[0].stream.read(_max_bytes() + 1) if files else b""
     try:
-        photo, created = service.save_upload(user_id=current_user.id, client_id=data["client_id"],
+        photo, created = service.save_upload(user=current_user, client_id=data["client_id"],
                                              area=data["area"], session_id=session_id, data=raw,
                                              tz=current_user.timezone, now=utcnow())
     except PhotoRejected as rejected:
@@ -138,7 +136,7 @@ def upload():
         else ""
     resp = make_response(render_page("photos/_uploaded.html", photo=photo, created=created, verdict=verdict,
                                      advice=advice,
-                                     stage_photos=service.photos_of(current_user.id, limit=30),
+                                     stage_photos=service.photos_of(current_user, limit=30),
                                      **_capture_context(photo.area), **_timeline_context()))
     return hx_trigger(resp, "photo-added") if created else resp
 
@@ -164,10 +162,10 @@ def area_more(area: str):
         before = owned(Photo, current_user, before_id)
         if before is None or before.area != area:
             abort(404)
-    photos = service.older_of_area(current_user.id, area, before)
+    photos = service.older_of_area(current_user, area, before)
     more = len(photos) > service.AREA_PAGE
     return render_page("photos/_tiles.html", photos=photos[:service.AREA_PAGE], more=more, area=area,
-                       label=AREAS[area], stage_by_photo=_stage_by_photo(service.stages_of(current_user.id)))
+                       label=AREAS[area], stage_by_photo=_stage_by_photo(service.stages_of(current_user)))
 
 
 @bp.get("/photos/<int:photo_id>")
@@ -175,9 +173,9 @@ def area_more(area: str):
 def show(photo_id: int):
     """One photo, large, with its date, session, and delete."""
     photo = _owned(photo_id)
-    stages = [s for s in service.stages_of(current_user.id) if s.photo_id == photo.id]
+    stages = [s for s in service.stages_of(current_user) if s.photo_id == photo.id]
     ref = lineup.reference_of(current_user.id, photo.area)
-    return render_page("photos/show.html", photo=photo, area_count=service.photo_count(current_user.id, photo.area),
+    return render_page("photos/show.html", photo=photo, area_count=service.photo_count(current_user, photo.area),
                        stages=stages, is_reference=ref is not None and ref.id == photo.id)
 
 
@@ -216,12 +214,12 @@ def delete(photo_id: int):
 def compare():
     """Two photos of one area: side by side, slider and blink, with what happened in between."""
     uid = current_user.id
-    groups = service.timeline(uid)
+    groups = service.timeline(current_user)
     comparable = [g for g in groups if g.count >= 2]
     area = request.args.get("area")
     if area not in AREAS:
         area = comparable[0].area if comparable else (groups[0].area if groups else None)
-    photos = service.photos_of(uid, area) if area else []
+    photos = service.photos_of(current_user, area) if area else []
     pair = service.default_pair(photos)
     chosen = {}
     for name in ("a", "b"):
@@ -233,11 +231,11 @@ def compare():
         if a is None or b is None or a.area != b.area:
             abort(404)
         if a.id == b.id:  # "compare this photo" with the first one being this photo: use the latest other
-            others = [p for p in service.photos_of(uid, a.area) if p.id != a.id]
+            others = [p for p in service.photos_of(current_user, a.area) if p.id != a.id]
             if not others:
                 abort(404)
             a = others[-1]  # the oldest other photo of the area
-        area, photos = a.area, service.photos_of(uid, a.area)
+        area, photos = a.area, service.photos_of(current_user, a.area)
         pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
     summary = service.between_summary(current_user, pair[0].taken_at, pair[1].taken_at, utcnow()) if pair else None
     gap_days = (pair[1].taken_at - pair[0].taken_at).days if pair else 0
@@ -306,7 +304,7 @@ def use_as_reference(photo_id: int):
 def timelapse():
     """An area's photos, lined up and light-matched, played one after another with their dates."""
     uid = current_user.id
-    groups = service.timeline(uid)
+    groups = service.timeline(current_user)
     comparable = [g for g in groups if g.count >= 2]
     area = request.args.get("area")
     if area not in AREAS:

@@ -32,10 +32,10 @@ SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 ASSESSORS = {"self": "Self", "clinician": "Clinician"}
 
-def recent_sessions(user_id: int, limit: int = 10) -> list[NeedlingSession]:
+def recent_sessions(user: User, limit: int = 10) -> list[NeedlingSession]:
     return list(db.session.scalars(
         select(NeedlingSession)
-        .where(NeedlingSession.user_id == user_id, NeedlingSession.deleted_at.is_(None))
+        .where(NeedlingSession.user_id == user.id, NeedlingSession.deleted_at.is_(None))
         .order_by(NeedlingSession.performed_at.desc()).limit(limit)))
 
 
@@ -49,9 +49,9 @@ def _newest_first(query):
     return query.order_by(Photo.taken_at.desc(), Photo.id.desc())
 
 
-def photos_of(user_id: int, area: str | None = None, limit: int | None = None) -> list[Photo]:
+def photos_of(user: User, area: str | None = None, limit: int | None = None) -> list[Photo]:
     """The user's photos, newest first (optionally of one area, optionally only the newest ``limit``)."""
-    query = select(Photo).where(Photo.user_id == user_id)
+    query = select(Photo).where(Photo.user_id == user.id)
     if area:
         query = query.where(Photo.area == area)
     query = _newest_first(query)
@@ -60,29 +60,29 @@ def photos_of(user_id: int, area: str | None = None, limit: int | None = None) -
     return list(db.session.scalars(query))
 
 
-def photo_count(user_id: int, area: str) -> int:
+def photo_count(user: User, area: str) -> int:
     return db.session.scalar(select(func.count()).select_from(Photo).where(
-        Photo.user_id == user_id, Photo.area == area)) or 0
+        Photo.user_id == user.id, Photo.area == area)) or 0
 
 
-def latest_photo(user_id: int) -> Photo | None:
-    return db.session.scalar(select(Photo).where(Photo.user_id == user_id)
+def latest_photo(user: User) -> Photo | None:
+    return db.session.scalar(select(Photo).where(Photo.user_id == user.id)
                              .order_by(Photo.created_at.desc(), Photo.id.desc()).limit(1))
 
 
-def newest_per_area(user_id: int, per_area: int) -> list[Photo]:
+def newest_per_area(user: User, per_area: int) -> list[Photo]:
     """The newest ``per_area`` photos of each area, in one query (a window per area)."""
     rank = (func.row_number().over(partition_by=Photo.area, order_by=(Photo.taken_at.desc(), Photo.id.desc()))
             .label("rank"))
-    ranked = select(Photo.id, rank).where(Photo.user_id == user_id).subquery()
+    ranked = select(Photo.id, rank).where(Photo.user_id == user.id).subquery()
     query = (select(Photo).join(ranked, ranked.c.id == Photo.id).where(ranked.c.rank <= per_area)
              .options(joinedload(Photo.session)))
     return list(db.session.scalars(_newest_first(query)))
 
 
-def last_by_area(user_id: int) -> dict[str, Photo]:
+def last_by_area(user: User) -> dict[str, Photo]:
     """The newest photo of each area: the camera's ghost for the next one."""
-    return {photo.area: photo for photo in reversed(newest_per_area(user_id, 1))}
+    return {photo.area: photo for photo in reversed(newest_per_area(user, 1))}
 
 
 @dataclass
@@ -98,24 +98,24 @@ class AreaGroup:
         return self.count > len(self.photos)
 
 
-def area_counts(user_id: int) -> dict[str, tuple[int, datetime]]:
+def area_counts(user: User) -> dict[str, tuple[int, datetime]]:
     rows = db.session.execute(select(Photo.area, func.count(), func.min(Photo.taken_at))
-                              .where(Photo.user_id == user_id).group_by(Photo.area))
+                              .where(Photo.user_id == user.id).group_by(Photo.area))
     return {area: (n, first) for area, n, first in rows}
 
 
-def timeline(user_id: int, per_area: int = TIMELINE_PER_AREA) -> list[AreaGroup]:
+def timeline(user: User, per_area: int = TIMELINE_PER_AREA) -> list[AreaGroup]:
     """Photos grouped by area (in the areas' usual order), the newest ``per_area`` of each."""
-    counts = area_counts(user_id)
+    counts = area_counts(user)
     groups: dict[str, list[Photo]] = {}
-    for photo in newest_per_area(user_id, per_area):
+    for photo in newest_per_area(user, per_area):
         groups.setdefault(photo.area, []).append(photo)
     return [AreaGroup(key, label, groups[key], *counts[key]) for key, label in AREAS.items() if key in groups]
 
 
-def older_of_area(user_id: int, area: str, before: Photo | None) -> list[Photo]:
+def older_of_area(user: User, area: str, before: Photo | None) -> list[Photo]:
     """One page of an area's older photos: after ``before``, or after the ones the timeline shows."""
-    query = select(Photo).where(Photo.user_id == user_id, Photo.area == area).options(joinedload(Photo.session))
+    query = select(Photo).where(Photo.user_id == user.id, Photo.area == area).options(joinedload(Photo.session))
     if before is None:
         query = _newest_first(query).offset(TIMELINE_PER_AREA)
     else:
@@ -124,12 +124,12 @@ def older_of_area(user_id: int, area: str, before: Photo | None) -> list[Photo]:
     return list(db.session.scalars(query.limit(AREA_PAGE + 1)))
 
 
-def stages_of(user_id: int) -> list[Stage]:
-    return list(db.session.scalars(select(Stage).where(Stage.user_id == user_id).options(joinedload(Stage.photo))
+def stages_of(user: User) -> list[Stage]:
+    return list(db.session.scalars(select(Stage).where(Stage.user_id == user.id).options(joinedload(Stage.photo))
                                    .order_by(Stage.assessed_on.desc(), Stage.id.desc())))
 
 
-def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | None,
+def save_upload(*, user: User, client_id: str, area: str, session_id: int | None,
                 data: bytes, tz: str, now: datetime) -> tuple[Photo, bool]:
     """Store a processed photo; returns (photo, created). A repeated client_id returns the first photo.
 
@@ -139,6 +139,7 @@ def save_upload(*, user_id: int, client_id: str, area: str, session_id: int | No
     Files are staged under temporary names, the row is committed, then the files
     are published; any failure on the way removes the files and the row.
     """
+    user_id = user.id  # read once: a rollback below expires the user
     existing = db.session.scalar(select(Photo).where(Photo.user_id == user_id, Photo.client_id == client_id))
     if existing:
         return existing, False
