@@ -128,7 +128,12 @@ def test_models_import_no_feature_package(path):
 
 def _services() -> list[Path]:
     """Services, and the view-model builders next to them (cards.py): both take (user, now)."""
-    return [p for p in _py("**/*.py") if p.name in {"service.py", "cards.py"} or p.name.endswith("_service.py")]
+    named = [p for p in _py("**/*.py") if p.name in {"service.py", "cards.py"} or p.name.endswith("_service.py")]
+    return named + [WEBAPP / path for path in ALSO_SERVICES]
+
+
+# Services named for what they do rather than "service.py".
+ALSO_SERVICES = ("photos/lineup.py", "auth/devices.py", "auth/passkeys.py", "minoxidil/subscriptions.py")
 
 
 def _http_in(path: Path) -> set[str]:
@@ -360,3 +365,41 @@ def test_minoxidil_modules_import_each_other_at_the_top_only():
                          if isinstance(n, ast.ImportFrom) and (n.level or (n.module or "").startswith("webapp"))
                          or isinstance(n, ast.Import) and any(a.name.startswith("webapp") for a in n.names)]
     assert not late, f"imports of webapp modules inside functions (a hidden cycle?): {late}"
+
+
+# ---- services take the user and now -----------------------------------------------------------
+
+def _clock_reads_and_user_ids(path: Path) -> list[tuple[int, str]]:
+    """A service or card builder that reads the clock itself (``utcnow()``), or a public function
+    that takes a ``user_id`` instead of the user."""
+    tree = ast.parse(path.read_text(), str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "utcnow":
+            found.append((node.lineno, "utcnow()"))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+            params = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            if any(a.arg == "user_id" for a in params):
+                found.append((node.lineno, f"{node.name}(user_id)"))
+    return found
+
+
+def test_services_take_the_user_and_now_from_their_caller():
+    found = {_rel(p): hits for p in _services() if (hits := _clock_reads_and_user_ids(p))}
+    assert found == {}, (
+        "a service's public function takes the user (not an id) and now (the view, the sender or the "
+        f"job passes utcnow() once); found: {found}")
+
+
+def test_the_user_and_now_check_sees_a_clock_read_and_an_id(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def a(user, now):\n"
+        "    return now\n"
+        "def b(user_id, now):\n"
+        "    return now\n"
+        "def c(user):\n"
+        "    return utcnow()\n"
+        "def _d(user_id):\n"
+        "    return user_id\n")
+    assert [line for line, _ in _clock_reads_and_user_ids(sample)] == [3, 6]

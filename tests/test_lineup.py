@@ -119,7 +119,8 @@ def test_a_photo_of_something_else_is_never_lined_up(auth_client, clock):
     assert "don't show enough of the same spot" in text_of(auth_client.get("/photos/compare?area=crown"))
 
 
-def test_use_as_reference_needs_csrf_and_the_owner_and_carries_alignments_over(auth_client, other_client, clock):
+def test_use_as_reference_needs_csrf_and_the_owner_and_carries_alignments_over(auth_client, other_client, clock,
+                                                                                 user):
     first, _ = take(auth_client, clock, 0)
     second, _ = take(auth_client, clock, 4, zoom=1.1, degrees=5)
     third, _ = take(auth_client, clock, 8, zoom=1.05, degrees=-4, shift=(30, 0))
@@ -130,7 +131,7 @@ def test_use_as_reference_needs_csrf_and_the_owner_and_carries_alignments_over(a
     resp = auth_client.post(f"/photos/{second.id}/reference")
     assert resp.status_code == 303
     assert "This is the reference for crown" in text_of(auth_client.get(f"/photos/{second.id}"))
-    assert lineup.reference_of(second.user_id, "crown").id == second.id
+    assert lineup.reference_of(user, "crown").id == second.id
     db.session.expire_all()
     first, third = db.session.get(Photo, first.id), db.session.get(Photo, third.id)
     # Composed through the old reference: third relative to second is zoom 1.05/1.1, turn -9°.
@@ -217,7 +218,7 @@ def test_export_carries_the_reference_and_alignments_and_import_restores_them(au
                              content_type="multipart/form-data", headers=htmx())
     assert resp.status_code == 200, text_of(resp)
     theirs = {p.client_id: p for p in db.session.scalars(select(Photo).where(Photo.user_id == other_user.id))}
-    assert theirs[ref_cid].is_reference and lineup.reference_of(other_user.id, "crown").id == theirs[ref_cid].id
+    assert theirs[ref_cid].is_reference and lineup.reference_of(other_user, "crown").id == theirs[ref_cid].id
     restored = theirs[third_cid]
     assert restored.align_ref_id == theirs[ref_cid].id
     assert (restored.align_scale, restored.align_rotation, restored.align_tx, restored.align_inliers) == (

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from webapp.domain.rules import AREAS
 from webapp.extensions import db
-from webapp.models import Photo
+from webapp.models import Photo, User
 from webapp.photos import align
 from webapp.storage import get_storage
 
@@ -36,7 +36,12 @@ RENDER_VERSION = "1"  # part of every rendered image's ETag: bump when the rende
 # ---- the reference and each photo's alignment to it ----------------------------------------
 
 
-def reference_of(user_id: int, area: str) -> Photo | None:
+def reference_of(user: User, area: str) -> Photo | None:
+    """The user's reference photo of ``area``, if one is chosen."""
+    return _reference(user.id, area)
+
+
+def _reference(user_id: int, area: str) -> Photo | None:
     """The photo the user chose as the area's reference, else the area's first photo."""
     return db.session.scalar(select(Photo).where(Photo.user_id == user_id, Photo.area == area)
                              .order_by(Photo.is_reference.desc(), Photo.taken_at, Photo.id).limit(1))
@@ -108,7 +113,7 @@ def ensure_aligned(photos: list[Photo], ref: Photo) -> None:
 
 def after_upload(photo: Photo, display: bytes) -> align.Verdict | None:
     """Line a new photo up with its area's reference and store it; None when it is the reference."""
-    ref = reference_of(photo.user_id, photo.area)
+    ref = _reference(photo.user_id, photo.area)
     if ref is None or ref.id == photo.id:
         return None
     a = measure(photo, ref, photo_display=display)
@@ -120,20 +125,20 @@ def after_upload(photo: Photo, display: bytes) -> align.Verdict | None:
 
 def upload_verdict(photo: Photo) -> align.Verdict | None:
     """The camera's feedback for a photo already stored (a repeated upload shows it again)."""
-    ref = reference_of(photo.user_id, photo.area)
+    ref = _reference(photo.user_id, photo.area)
     if ref is None or ref.id == photo.id or photo.align_ref_id != ref.id:
         return None
     return align.judge(stored(photo))
 
 
-def set_reference(user_id: int, photo: Photo) -> None:
+def set_reference(user: User, photo: Photo) -> None:
     """Make ``photo`` its area's reference. Alignments measured against the old reference are
     carried over by composing transforms where the new reference itself lined up well with the
     old one; the others are measured again the next time they are shown."""
-    old = reference_of(user_id, photo.area)
+    old = reference_of(user, photo.area)
     if old is not None and old.id == photo.id and photo.is_reference:
         return
-    db.session.execute(update(Photo).where(Photo.user_id == user_id, Photo.area == photo.area)
+    db.session.execute(update(Photo).where(Photo.user_id == user.id, Photo.area == photo.area)
                        .values(is_reference=False))
     carry = old is not None and old.id != photo.id and photo.align_ref_id == old.id \
         and align.judge(stored(photo)).comparable
@@ -141,7 +146,7 @@ def set_reference(user_id: int, photo: Photo) -> None:
     rows = [{"id": photo.id, "is_reference": True, **_fields(photo.id, align.Alignment.identity()),
              "align_ref_id": None}]
     if old is not None and old.id != photo.id:
-        others = db.session.scalars(select(Photo).where(Photo.user_id == user_id, Photo.area == photo.area,
+        others = db.session.scalars(select(Photo).where(Photo.user_id == user.id, Photo.area == photo.area,
                                                         Photo.id != photo.id))
         for other in others:
             if not carry:
@@ -167,9 +172,9 @@ class Pair:
     rect: tuple[float, float, float, float]  # the shared region, in before's normalized coordinates
 
 
-def pair(user_id: int, before: Photo, after: Photo) -> Pair:
+def pair(user: User, before: Photo, after: Photo) -> Pair:
     """How ``after`` lines up with ``before``, through the area's reference (measured if needed)."""
-    ref = reference_of(user_id, before.area)
+    ref = reference_of(user, before.area)
     ensure_aligned([before, after], ref)
     a = align.relative(to_reference(after, ref), to_reference(before, ref))
     verdict = align.judge(a)
@@ -240,10 +245,10 @@ def sample(items: list, limit: int = MAX_FRAMES) -> list:
     return [items[round(i * step)] for i in range(limit)]
 
 
-def timelapse(user_id: int, area: str) -> Timelapse:
-    photos = list(db.session.scalars(select(Photo).where(Photo.user_id == user_id, Photo.area == area)
+def timelapse(user: User, area: str) -> Timelapse:
+    photos = list(db.session.scalars(select(Photo).where(Photo.user_id == user.id, Photo.area == area)
                                      .order_by(Photo.taken_at, Photo.id)))
-    ref = reference_of(user_id, area)
+    ref = reference_of(user, area)
     if ref is None:
         return Timelapse(area, None, [], {}, 0, 0, (0.0, 0.0, 0.0, 0.0))
     total = len(photos)

@@ -174,7 +174,7 @@ def show(photo_id: int):
     """One photo, large, with its date, session, and delete."""
     photo = _owned(photo_id)
     stages = [s for s in service.stages_of(current_user) if s.photo_id == photo.id]
-    ref = lineup.reference_of(current_user.id, photo.area)
+    ref = lineup.reference_of(current_user, photo.area)
     return render_page("photos/show.html", photo=photo, area_count=service.photo_count(current_user, photo.area),
                        stages=stages, is_reference=ref is not None and ref.id == photo.id)
 
@@ -213,7 +213,6 @@ def delete(photo_id: int):
 @login_required
 def compare():
     """Two photos of one area: side by side, slider and blink, with what happened in between."""
-    uid = current_user.id
     groups = service.timeline(current_user)
     comparable = [g for g in groups if g.count >= 2]
     area = request.args.get("area")
@@ -239,7 +238,7 @@ def compare():
         pair = (a, b) if a.taken_at <= b.taken_at else (b, a)
     summary = service.between_summary(current_user, pair[0].taken_at, pair[1].taken_at, utcnow()) if pair else None
     gap_days = (pair[1].taken_at - pair[0].taken_at).days if pair else 0
-    lined = lineup.pair(uid, *pair) if pair else None
+    lined = lineup.pair(current_user, *pair) if pair else None
     advice = lineup.advice(lined.verdict, area) if lined and not lined.verdict.comparable else ""
     return render_page("photos/compare.html", area=area, photos=photos, pair=pair, groups=groups,
                        comparable=comparable, summary=summary, gap_days=gap_days,
@@ -282,7 +281,7 @@ def aligned(photo_id: int, side: str):
     after = _owned(other)
     if after.area != before.area or after.id == before.id:
         abort(404)
-    lined = lineup.pair(current_user.id, before, after)
+    lined = lineup.pair(current_user, before, after)
     if not lined.verdict.comparable:  # compare shows the advice instead of a misleading pair
         abort(409, "These two photos don't line up: compare says why and how to retake.")
     light = _light_param() and side == "after"
@@ -295,7 +294,7 @@ def aligned(photo_id: int, side: str):
 def use_as_reference(photo_id: int):
     """Make this photo the one every other photo of its area is lined up with."""
     photo = _owned(photo_id)
-    lineup.set_reference(current_user.id, photo)
+    lineup.set_reference(current_user, photo)
     return hx_redirect(url_for("photos.show", photo_id=photo.id, reference=1))
 
 
@@ -303,13 +302,12 @@ def use_as_reference(photo_id: int):
 @login_required
 def timelapse():
     """An area's photos, lined up and light-matched, played one after another with their dates."""
-    uid = current_user.id
     groups = service.timeline(current_user)
     comparable = [g for g in groups if g.count >= 2]
     area = request.args.get("area")
     if area not in AREAS:
         area = comparable[0].area if comparable else None
-    tl = lineup.timelapse(uid, area) if area else None
+    tl = lineup.timelapse(current_user, area) if area else None
     size = _rect_size(tl.rect, lineup.FRAME_SIDE) if tl and tl.frames else None
     return render_page("photos/timelapse.html", area=area, tl=tl, comparable=comparable, size=size,
                        frame_ms=lineup.FRAME_MS)
@@ -320,7 +318,7 @@ def timelapse():
 def frame(photo_id: int):
     """One time-lapse frame: the photo lined up with its area's reference and its light matched."""
     photo = _owned(photo_id)
-    tl = lineup.timelapse(current_user.id, photo.area)
+    tl = lineup.timelapse(current_user, photo.area)
     if photo.id not in {p.id for p in tl.frames}:
         abort(409, "This photo doesn't line up with the area's reference photo, so it isn't part of the time-lapse.")
     light = _light_param()
@@ -335,7 +333,7 @@ def timelapse_webp():
     area = request.args.get("area", "")
     if area not in AREAS:
         abort(404)
-    tl = lineup.timelapse(current_user.id, area)
+    tl = lineup.timelapse(current_user, area)
     if len(tl.frames) < 2:
         abort(404)
     dates = [photo_date(p.taken_at) for p in tl.frames]
