@@ -8,6 +8,7 @@ runs the local cases and says that S3 was skipped.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import pytest
 import requests
@@ -15,7 +16,7 @@ from sqlalchemy import select
 
 from tests.support import built_app, log_in, make_user, photo_storage_config
 from webapp.extensions import db
-from webapp.models import Photo
+from webapp.models import DataJob, Photo
 from webapp.photos import service
 from webapp.storage import S3Storage, get_storage, storage_for
 
@@ -87,6 +88,27 @@ def test_sweep_publishes_committed_uploads_and_removes_leftovers(backend_app):
     assert names(store) == sorted([committed, kept])
     with store.open(committed) as fh:
         assert fh.read() == committed.encode()
+
+
+def test_the_photo_sweep_keeps_the_files_a_background_job_still_needs(backend_app, clock):
+    """A queued import's upload and a finished export's ZIP live in the same store as photos; the
+    sweep leaves them alone while their job needs them, and removes them once it does not."""
+    store, user = get_storage(), make_user()
+    upload, zipped, stale = (store.new_key(".zip") for _ in range(3))
+    for key in (upload, zipped, stale):
+        store.stage(key, b"zip")
+        store.publish(key)
+    now = clock()
+    db.session.add_all([
+        DataJob(user_id=user.id, kind="import", state="queued", file_key=upload, created_at=now, heartbeat_at=now),
+        DataJob(user_id=user.id, kind="export", state="done", file_key=zipped, created_at=now, heartbeat_at=now,
+                finished_at=now),
+        DataJob(user_id=user.id, kind="export", state="done", file_key=stale, created_at=now - timedelta(days=30),
+                heartbeat_at=now - timedelta(days=30), finished_at=now - timedelta(days=30))])
+    db.session.commit()
+    result = service.sweep_files(0, now)
+    assert result.removed == [stale]
+    assert names(store) == sorted([upload, zipped])
 
 
 def test_deleting_a_photo_removes_its_objects(backend_app, clock):

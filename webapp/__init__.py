@@ -14,36 +14,9 @@ from werkzeug.routing import IntegerConverter
 
 from webapp import config
 from webapp.extensions import compress, csrf, db, htmx, limiter, login_manager, migrate, talisman
+from webapp.security import CSP, PERMISSIONS
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-# No inline scripts or styles: htmx is told not to inject its indicator style
-# (see base.html's htmx-config) and every script is a file under /static.
-CSP = {
-    "default-src": "'self'",
-    "script-src": "'self'",
-    "style-src": "'self'",
-    "img-src": ["'self'", "data:", "blob:"],
-    "media-src": ["'self'", "blob:"],
-    "connect-src": "'self'",
-    "font-src": "'self'",
-    "manifest-src": "'self'",
-    "worker-src": "'self'",
-    "object-src": "'none'",
-    "base-uri": "'self'",
-    "form-action": "'self'",
-    "frame-ancestors": "'none'",
-}
-PERMISSIONS = {"camera": "(self)", "geolocation": "()", "microphone": "()"}
-
-
-def security_headers() -> dict[str, str]:
-    """What Talisman adds to the app's responses, for the static files WhiteNoise serves."""
-    csp = "; ".join(f"{key} {' '.join(v) if isinstance(v, list) else v}" for key, v in CSP.items())
-    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-            "Referrer-Policy": "same-origin",
-            "Permissions-Policy": ", ".join(f"{k}={v}" for k, v in PERMISSIONS.items())}
-
 
 class IdConverter(IntegerConverter):
     """<int:...> ids: a number past the largest id the database holds becomes 0, which no row
@@ -131,8 +104,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         app.register_blueprint(bp)
 
     from webapp import assets, doctor, errors, jobs, keys, mail, templating, web
+    from webapp.auth import signin
     from webapp.minoxidil import cli as reminders_cli
 
+    signin.init_app(app)  # registered first, so it runs after every other after_request
     web.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

@@ -35,6 +35,9 @@ from flask import Flask, current_app
 from whitenoise import WhiteNoise
 from whitenoise.compress import Compressor
 
+from webapp.security import security_headers
+from webapp.web import NAV
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "node_modules"
 ESBUILD = NODE / ".bin" / "esbuild"
@@ -58,8 +61,6 @@ TARGET = "chrome100,safari15,firefox100"
 
 
 def icons_used() -> set[str]:
-    from webapp.web import NAV
-
     names = set(EXTRA_ICONS) | {name for _endpoint, _label, name in NAV}
     for path in list(TEMPLATES.rglob("*.html")) + list((ROOT / "webapp").rglob("*.py")):
         names.update(ICON_USE.findall(path.read_text(encoding="utf-8")))
@@ -161,8 +162,6 @@ class Release:
 
     @staticmethod
     def _headers(headers, path: str, url: str) -> None:
-        from webapp import security_headers
-
         # Every file in the release carries its content hash in its name: keep it a year.
         headers["Cache-Control"] = IMMUTABLE
         for name, value in security_headers().items():

@@ -16,6 +16,7 @@ noticed there (its heartbeat stops) and reported as failed; see webapp/dataio/jo
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -24,6 +25,16 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 EXT = "rollwise_jobs"
+
+# What a queued job id runs, set by the feature that owns the jobs (webapp/dataio/jobs.py: run),
+# so the queue imports no feature.
+_runners: dict[str, Callable[[int], None]] = {}
+
+
+def runs_data_jobs(run: Callable[[int], None]) -> Callable[[int], None]:
+    """Register the function a queued data job's id is handed to (in the app context)."""
+    _runners["data"] = run
+    return run
 
 
 class _EmbeddedConsumer(Consumer):
@@ -51,10 +62,8 @@ class Jobs:
 
         @self.huey.task(name="rollwise.data_job")
         def data_job(job_id: int) -> None:
-            from webapp.dataio import jobs
-
             with app.app_context():
-                jobs.run(job_id)
+                _runners["data"](job_id)
 
         self._task = data_job
 

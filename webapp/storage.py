@@ -17,11 +17,27 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from flask import current_app
+
+# Files other features keep in the same store (a background job's upload or ZIP), registered by
+# the feature (webapp/dataio/jobs.py), so the photo sweep keeps them without importing it.
+_keepers: list[Callable[[datetime], set[str]]] = []
+
+
+def keeps_files(keeper: Callable[[datetime], set[str]]) -> Callable[[datetime], set[str]]:
+    """Register a function answering the keys a feature still needs at ``now``."""
+    _keepers.append(keeper)
+    return keeper
+
+
+def kept_files(now: datetime) -> set[str]:
+    return set().union(*(keeper(now) for keeper in _keepers))
 
 # Photos are .jpg; a background job's upload to import or ZIP made is .zip or .json.
 KEY = re.compile(r"\A[A-Za-z0-9_-]{20,64}\.(jpg|zip|json)\Z")

@@ -19,7 +19,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from webapp.clock import local
-from webapp.domain import doses, rules
+from webapp.domain import doses, rules, vocabulary
 
 # ---- filters: values the view passed, shown in the user's words -------------------------
 
@@ -105,11 +105,9 @@ FILTERS = {
 
 
 def _globals() -> dict[str, Any]:
-    from webapp.photos import service as photos
-
     return {
         "icon": icon, "area_label": area_label, "mx_product": product_label, "new_client_id": new_client_id,
-        "AREAS": rules.AREAS, "STAGE_SCALES": photos.SCALES, "STAGE_ASSESSORS": photos.ASSESSORS,
+        "AREAS": rules.AREAS, "STAGE_SCALES": vocabulary.SCALES, "STAGE_ASSESSORS": vocabulary.ASSESSORS,
     }
 
 

@@ -147,11 +147,6 @@ NAV = (
 
 
 def init_app(app: Flask) -> None:
-    from webapp.auth.signin import load_user, mark_ended_session
-
-    login_manager.user_loader(load_user)
-    app.after_request(mark_ended_session)
-
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Log in to see that page."
     login_manager.login_message_category = "info"

@@ -3,13 +3,14 @@ loader that refuses a cookie whose session has ended (webapp.auth.sessions_servi
 
 from __future__ import annotations
 
-from flask import g, request, session
+from flask import Flask, g, request, session
 from flask_login import login_user, logout_user
 
 from webapp.auth import sessions_service
 from webapp.clock import utcnow
-from webapp.extensions import db
+from webapp.extensions import db, login_manager
 from webapp.models import LoginSession, User
+from webapp.web import id_param
 
 COOKIE_KEY = "login"  # the field of the signed session cookie holding the session's key
 
@@ -45,8 +46,6 @@ ENDED_KEY = "signed_out_elsewhere"
 
 def load_user(user_id: str) -> User | None:
     """Flask-Login's user loader: the cookie's user, only while its login session is live."""
-    from webapp.web import id_param
-
     uid = id_param(user_id)
     if uid is None:
         return None
@@ -71,3 +70,9 @@ def mark_ended_session(response):
     if g.get("login_session_ended"):
         response.headers["Clear-Site-Data"] = '"cache"'
     return response
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Login asks load_user for the cookie's user; every answer may clear an ended session."""
+    login_manager.user_loader(load_user)
+    app.after_request(mark_ended_session)

@@ -25,9 +25,9 @@ from webapp.clock import local, utcnow
 from webapp.dataio import service
 from webapp.dataio.archive import EXPORT_HINT, ImportRefused, mb, open_upload
 from webapp.extensions import db
-from webapp.jobs import get_jobs
+from webapp.jobs import get_jobs, runs_data_jobs
 from webapp.models import DataJob, User
-from webapp.storage import get_storage
+from webapp.storage import get_storage, keeps_files
 
 EXPORT_KEPT = timedelta(days=1)  # a prepared ZIP can be downloaded this long
 SHOWN_FOR = timedelta(days=1)  # Settings shows a finished job this long
@@ -161,6 +161,7 @@ def latest(user: User, now: datetime) -> dict[str, DataJob | None]:
     return out
 
 
+@keeps_files
 def referenced_files(now: datetime) -> set[str]:
     """Job files the photo sweep must keep: uploads still to import, ZIPs still to download."""
     rows = db.session.scalars(select(DataJob.file_key).where(
@@ -172,6 +173,7 @@ def referenced_files(now: datetime) -> set[str]:
 # ---- running (in the worker) ------------------------------------------------------------
 
 
+@runs_data_jobs
 def run(job_id: int) -> None:
     """Run one job to the end; every outcome is written to its row.
 

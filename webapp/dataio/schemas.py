@@ -16,9 +16,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from webapp.domain import doses as d
 from webapp.domain.rules import AREAS, BANDS, MAX_NEEDLE_MM, band_by_key, check_gap
-from webapp.domain.vocabulary import APPLIED, DEVICE_KINDS, LOCATIONS, REACTIONS, SYMPTOMS
+from webapp.domain.vocabulary import APPLIED, ASSESSORS, DEVICE_KINDS, LOCATIONS, REACTIONS, SCALES, SYMPTOMS
 from webapp.models.minoxidil import DOSE_SOURCES
-from webapp.photos.service import ASSESSORS, SCALES
 from webapp.schemas import CLIENT_ID, valid_timezone
 
 FORMAT_VERSION = 1

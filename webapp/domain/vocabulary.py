@@ -28,3 +28,12 @@ SYMPTOMS = {
     "pain": "Pain",
     "irritation": "Irritation or itching",
 }
+
+# Hair-loss stages, as clinicians write them (Norwood-Hamilton with its a/vertex variants).
+SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "norwood": ("Norwood-Hamilton",
+                ("I", "II", "IIa", "III", "IIIa", "III vertex", "IV", "IVa", "V", "Va", "VI", "VII")),
+    "ludwig": ("Ludwig", ("I", "II", "III")),
+    "sinclair": ("Sinclair", ("1", "2", "3", "4", "5")),
+}
+ASSESSORS = {"self": "Self", "clinician": "Clinician"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, post_load, validate
 
 from webapp.domain.rules import AREAS
-from webapp.photos.service import ASSESSORS, SCALES
+from webapp.domain.vocabulary import ASSESSORS, SCALES
 from webapp.schemas import CLIENT_ID as ID_PATTERN
 from webapp.schemas import REQUIRED, FormSchema
 

@@ -17,20 +17,12 @@ from webapp.minoxidil.service import adherence_between
 from webapp.models import NeedlingSession, Photo, Stage, User
 from webapp.photos import lineup
 from webapp.photos.imaging import PhotoRejected, process
-from webapp.storage import SweepResult, get_storage
+from webapp.storage import SweepResult, get_storage, kept_files
 
 # Changes over less than about a month are mostly light, angle and hair length,
 # so the compare view pairs photos at least this far apart by default.
 FAIR_GAP = timedelta(weeks=4)
 
-# Scales as clinicians write them (Norwood-Hamilton with its a/vertex variants).
-SCALES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "norwood": ("Norwood-Hamilton",
-                ("I", "II", "IIa", "III", "IIIa", "III vertex", "IV", "IVa", "V", "Va", "VI", "VII")),
-    "ludwig": ("Ludwig", ("I", "II", "III")),
-    "sinclair": ("Sinclair", ("1", "2", "3", "4", "5")),
-}
-ASSESSORS = {"self": "Self", "clinician": "Clinician"}
 
 def recent_sessions(user: User, limit: int = 10) -> list[NeedlingSession]:
     return list(db.session.scalars(
@@ -226,13 +218,11 @@ def delete_photo(photo: Photo) -> None:
 
 
 def sweep_files(min_age: float, now: datetime) -> SweepResult:
-    """Clean the photo folder after a crash: see LocalStorage.sweep."""
-    referenced: set[str] = set()
+    """Clean the photo folder after a crash (see LocalStorage.sweep), keeping every photo's files
+    and the files other features still keep there at ``now`` (a background job's upload or ZIP)."""
+    referenced = kept_files(now)
     for row in db.session.execute(select(Photo.original_key, Photo.display_key, Photo.thumb_key)):
         referenced.update(row)
-    from webapp.dataio.jobs import referenced_files  # background jobs keep their upload or ZIP there too
-
-    referenced |= referenced_files(now)
     return get_storage().sweep(referenced, min_age)
 
 
