@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.api import routes  # noqa: F401  (registers the views on bp)
+from webapp.api.blueprint import bp
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from webapp.api import routes  # noqa: E402,F401
+__all__ = ["bp"]

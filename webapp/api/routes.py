@@ -15,8 +15,8 @@ from flask import abort, current_app, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import UnprocessableEntity
 
-from webapp.api import bp
 from webapp.api.auth import api_user, authenticate, rate_limit_key
+from webapp.api.blueprint import bp
 from webapp.api.schemas import SessionIn, SessionOut, iso
 from webapp.clock import local, utcnow
 from webapp.domain import doses as d

@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.auth import routes  # noqa: F401  (registers the views on bp)
+from webapp.auth.blueprint import bp
 
-bp = Blueprint("auth", __name__)
-
-from webapp.auth import routes  # noqa: E402,F401
+__all__ = ["bp"]

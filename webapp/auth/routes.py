@@ -8,8 +8,9 @@ from markupsafe import escape
 from marshmallow import ValidationError
 
 from webapp import mail
-from webapp.auth import attempts, bp, passkeys, sessions_service
+from webapp.auth import attempts, passkeys, sessions_service
 from webapp.auth import service as accounts
+from webapp.auth.blueprint import bp
 from webapp.auth.links import device_name, external_url, relying_party
 from webapp.auth.signin import ENDED_KEY, sign_in, sign_out
 from webapp.clock import utcnow

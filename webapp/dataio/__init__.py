@@ -1,7 +1,6 @@
 """Your data: export everything (JSON, CSV, a ZIP with the photos) and import it again."""
 
-from flask import Blueprint
+from webapp.dataio import routes  # noqa: F401  (registers the views on bp)
+from webapp.dataio.blueprint import bp
 
-bp = Blueprint("dataio", __name__)
-
-from webapp.dataio import routes  # noqa: E402,F401
+__all__ = ["bp"]

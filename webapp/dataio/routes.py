@@ -9,8 +9,9 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webapp.clock import local, utcnow
-from webapp.dataio import bp, jobs, service
+from webapp.dataio import jobs, service
 from webapp.dataio.archive import ImportRefused, mb
+from webapp.dataio.blueprint import bp
 from webapp.dataio.cards import summary_context
 from webapp.extensions import limiter
 from webapp.models import DataJob, owned

@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.photos import cli, routes  # noqa: F401  (registers the views on bp)
+from webapp.photos.blueprint import bp
 
-bp = Blueprint("photos", __name__)
-
-from webapp.photos import cli, routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from webapp.clock import utcnow
-from webapp.photos import bp, service
+from webapp.photos import service
+from webapp.photos.blueprint import bp
 
 # An upload stages its files and commits within seconds; anything this old is left over.
 DEFAULT_MIN_AGE = 15 * 60

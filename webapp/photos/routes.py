@@ -12,7 +12,8 @@ from marshmallow import ValidationError
 from webapp.clock import local, utcnow
 from webapp.domain.rules import AREAS
 from webapp.models import NeedlingSession, Photo, Stage, owned
-from webapp.photos import bp, lineup, service
+from webapp.photos import lineup, service
+from webapp.photos.blueprint import bp
 from webapp.photos.cards import latest_photo_context
 from webapp.photos.imaging import PhotoRejected
 from webapp.photos.schemas import StageSchema, UploadSchema

@@ -1,7 +1,6 @@
 """Installable app: web app manifest, service worker, offline page."""
 
-from flask import Blueprint
+from webapp.pwa import routes  # noqa: F401  (registers the views on bp)
+from webapp.pwa.blueprint import bp
 
-bp = Blueprint("pwa", __name__)
-
-from webapp.pwa import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -9,7 +9,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from webapp import assets
-from webapp.pwa import bp
+from webapp.pwa.blueprint import bp
 from webapp.web import NAV, safe_next
 
 BACKGROUND = "#f4f7f6"  # --bg in app.css, so the splash screen matches the first paint

@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.sessions import routes  # noqa: F401  (registers the views on bp)
+from webapp.sessions.blueprint import bp
 
-bp = Blueprint("sessions", __name__)
-
-from webapp.sessions import routes  # noqa: E402,F401
+__all__ = ["bp"]

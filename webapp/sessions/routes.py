@@ -15,7 +15,8 @@ from marshmallow import ValidationError
 from webapp.clock import local, utcnow
 from webapp.domain import rules
 from webapp.models import Device, NeedlingSession, Symptom, owned
-from webapp.sessions import bp, cards, service
+from webapp.sessions import cards, service
+from webapp.sessions.blueprint import bp
 from webapp.sessions.schemas import (
     APPLIED,
     DEVICE_KINDS,

@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.settings import routes  # noqa: F401  (registers the views on bp)
+from webapp.settings.blueprint import bp
 
-bp = Blueprint("settings", __name__)
-
-from webapp.settings import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -29,7 +29,7 @@ from webapp.schemas import (
     TimezoneSchema,
     TokenSchema,
 )
-from webapp.settings import bp
+from webapp.settings.blueprint import bp
 from webapp.settings.page import devices_list as _devices
 from webapp.settings.page import passkey_list as _passkey_list
 from webapp.settings.page import render as _page

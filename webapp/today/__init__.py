@@ -1,5 +1,4 @@
-from flask import Blueprint
+from webapp.today import routes  # noqa: F401  (registers the views on bp)
+from webapp.today.blueprint import bp
 
-bp = Blueprint("today", __name__)
-
-from webapp.today import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -12,7 +12,7 @@ from webapp.minoxidil.cards import card_context
 from webapp.photos.cards import latest_photo_context
 from webapp.schemas import TimezoneSchema
 from webapp.sessions.cards import countdown_context
-from webapp.today import bp
+from webapp.today.blueprint import bp
 from webapp.web import field_errors, hx_redirect, render_page
 
 

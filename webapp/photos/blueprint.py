@@ -1,0 +1,6 @@
+"""The photos blueprint, alone in its module so that the package and its view modules import it
+without importing each other (no import cycle)."""
+
+from flask import Blueprint
+
+bp = Blueprint("photos", __name__)
