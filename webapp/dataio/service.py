@@ -35,9 +35,11 @@ from sqlalchemy.exc import IntegrityError
 from webapp.clock import local
 from webapp.dataio.archive import EXPORT_HINT, JSON_NAME, ImportRefused, Limits, Upload
 from webapp.dataio.schemas import FORMAT_VERSION, ExportSchema, flatten, references
+from webapp.domain import doses as d
 from webapp.domain.rules import BANDS
 from webapp.extensions import db
 from webapp.faults import fault_point
+from webapp.minoxidil.service import regimen_rows, versions
 from webapp.models import (
     Device,
     DoseLog,
@@ -488,9 +490,9 @@ class _Merge:
     """What merging one import needs: the user, the file's zone, the result, and the rows each
     kind has so far (stored and added), by the reference other records use for them."""
 
-    def __init__(self, user_id: int, data: dict, result: ImportResult, storage, staged: dict[str, _Staged],
+    def __init__(self, user: User, data: dict, result: ImportResult, storage, staged: dict[str, _Staged],
                  same_photo: dict[str, int]):
-        self.user_id, self.data, self.result = user_id, data, result
+        self.user, self.user_id, self.data, self.result = user, user.id, data, result
         self.tz = data["profile"]["timezone"]
         self.storage, self.staged, self.same_photo = storage, staged, same_photo
         self.refs: dict[str, dict] = {}  # kind -> {reference: row}
@@ -562,7 +564,7 @@ def _new_session(record: dict, m: _Merge) -> NeedlingSession:
 def _check_doses(m: _Merge) -> None:
     db.session.flush()
     # A dose slot the routine could never have had is refused, like the form refuses it.
-    problems = _unscheduled_doses(m.user_id, m.data, m.tz)
+    problems = _unscheduled_doses(m.user, m.data, m.tz)
     if problems:
         raise _refuse_problems(problems)
 
@@ -681,7 +683,7 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
     result.previous_timezone = user.timezone
     user.timezone = data["profile"]["timezone"]
 
-    m = _Merge(user_id, data, result, storage, staged, same_photo)
+    m = _Merge(user, data, result, storage, staged, same_photo)
     for name, merge in RECORD_KINDS:
         merge(m, data.get(name))
 
@@ -693,14 +695,11 @@ def _import(user_id: int, upload: Upload, data: dict, storage, staged: dict[str,
     return result
 
 
-def _unscheduled_doses(user_id: int, data: dict, tz: str) -> list[str]:
+def _unscheduled_doses(user: User, data: dict, tz: str) -> list[str]:
     """Doses in the file whose slot isn't a time of the routine (the file's versions and
     those already in the account) at that moment; each names its record."""
-    from webapp.domain import doses as d
-    from webapp.minoxidil.service import regimen_rows, versions
-
-    have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user_id)))
-    vs = versions(regimen_rows(db.session.get(User, user_id)))
+    have = set(db.session.scalars(select(DoseLog.slot_at).where(DoseLog.user_id == user.id)))
+    vs = versions(regimen_rows(user))
     problems = []
     for i, row in enumerate(data["doses"]):
         at = row["slot_at"]
