@@ -26,6 +26,7 @@ from webapp.minoxidil import service as mx
 from webapp.minoxidil.schemas import DoseSchema
 from webapp.models import NeedlingSession, owned
 from webapp.sessions import service as sessions
+from webapp.sessions.cards import needling_countdown
 from webapp.web import number_arg, or_404
 
 MAX_BODY = 64 * 1024  # a session or a dose is a few hundred bytes
@@ -133,8 +134,8 @@ def adherence_json(a: d.Adherence) -> dict:
 def status():
     """The next safe session per area and overall, symptoms, the due and held doses, adherence."""
     user, now = api_user(), utcnow()
-    cd = sessions.countdown(user, now)
-    open_symptoms = sessions.open_symptoms(user)
+    card = needling_countdown(user, now)  # the same countdown as Today's card
+    cd, open_symptoms = card["cd"], card["open_symptoms"]
     areas = {}
     for key, label in rules.AREAS.items():
         wait = cd.waits.get(key)
@@ -156,16 +157,16 @@ def status():
         "areas": areas,
     }
 
-    card = mx.card(user, now)  # the same card as Today's and /minoxidil's
-    regimen = card.regimen
+    dose_card = mx.card(user, now)  # the same card as Today's and /minoxidil's
+    regimen = dose_card.regimen
     minoxidil = {
         "regimen": None if regimen is None else {
             "product": regimen.product, "amount": regimen.amount, "times": list(regimen.times),
             "paused": regimen.paused},
-        "due": slot_json(card.tap_slot, now),
-        "next": slot_json(card.next_slot, now),
-        "held": [slot_json(s, now) for s in card.held_upcoming],
-        "adherence": {"7d": adherence_json(card.adherence_7), "30d": adherence_json(card.adherence_30)},
+        "due": slot_json(dose_card.tap_slot, now),
+        "next": slot_json(dose_card.next_slot, now),
+        "held": [slot_json(s, now) for s in dose_card.held_upcoming],
+        "adherence": {"7d": adherence_json(dose_card.adherence_7), "30d": adherence_json(dose_card.adherence_30)},
     }
     return {"now": iso(now), "timezone": user.timezone, "needling": needling, "minoxidil": minoxidil}
 
