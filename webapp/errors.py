@@ -8,7 +8,7 @@ from flask import Flask, current_app, jsonify, make_response, render_template, r
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.extensions import db
+from webapp.extensions import db, limiter
 
 MESSAGES: dict[int, tuple[str, str]] = {
     400: ("That request didn't work",
@@ -43,8 +43,6 @@ def _message(code: int, error: Exception) -> tuple[str, str]:
 
 
 def _retry_minutes() -> str:
-    from webapp.extensions import limiter
-
     reset_at = None
     limit = getattr(limiter, "current_limit", None)
     if limit is not None:

@@ -18,8 +18,10 @@ from flask import Flask, g, url_for
 from flask_login import current_user
 from markupsafe import Markup, escape
 
+from webapp.assets import release_id
 from webapp.clock import local
 from webapp.domain import doses, rules, vocabulary
+from webapp.web import NAV, wants_partial
 
 # ---- filters: values the view passed, shown in the user's words -------------------------
 
@@ -112,9 +114,6 @@ def _globals() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    from webapp.assets import release_id
-    from webapp.web import NAV, wants_partial
-
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.globals.update(_globals())
 

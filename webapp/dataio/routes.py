@@ -15,6 +15,7 @@ from webapp.dataio.blueprint import bp
 from webapp.dataio.cards import summary_context
 from webapp.extensions import limiter
 from webapp.models import DataJob, owned
+from webapp.settings.page import render as settings_page  # the whole page, for a plain form post
 from webapp.storage import get_storage
 from webapp.web import hx_trigger, or_404
 
@@ -116,8 +117,6 @@ def _result_partial(status: int, **context) -> Response:
 def _answer(status: int, **context) -> Response:
     if request.htmx:
         return _result_partial(status, **context)
-    from webapp.settings.page import render as settings_page  # the whole page, for a plain form post
-
     return settings_page(status, import_open=True, **context)
 
 
